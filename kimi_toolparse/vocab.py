@@ -101,9 +101,7 @@ class KimiVocabulary:
             )
         return self._encoding
 
-    def encode(
-        self, text: str, *, allowed_special: Literal["all"] | Collection[str] = "all"
-    ) -> list[int]:
+    def encode(self, text: str, *, allowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
         """Encode text; special-token text becomes its id where allowed, ordinary tokens elsewhere."""
         if not isinstance(text, str):
             raise TypeError(f"encode() takes a str, not {type(text).__name__}")
