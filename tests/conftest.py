@@ -21,3 +21,14 @@ def need_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the workplace's ../shared reference data is not present)")
     return path
+
+
+@pytest.fixture(scope="session")
+def vocab():  # type: ignore[no-untyped-def]
+    """The Kimi vocabulary from the shared reference data, with tiktoken for encoding."""
+    pytest.importorskip("tiktoken", reason="token-id tests need tiktoken (pip install -e '.[test]')")
+    from kimi_toolparse import KimiVocabulary
+
+    voc = KimiVocabulary.from_file(need_shared(VOCAB_FILE))
+    voc.tiktoken_encoding  # build it once for the whole session
+    return voc
