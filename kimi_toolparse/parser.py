@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .alignment import align_specials
 from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
@@ -299,33 +300,11 @@ class StreamParser:
             self._token_text_at(text, base)
             return
         cursor = 0
-        gap = 0  # ordinary ids since the last special one
-        last_ordinary = max(
-            (k for k, t in enumerate(ids) if not FIRST_SPECIAL_ID <= t <= LAST_SPECIAL_ID), default=-1
-        )
-        for k, t in enumerate(ids):
-            if not FIRST_SPECIAL_ID <= t <= LAST_SPECIAL_ID:
-                gap += 1
-                continue
-            literal = SPECIAL_TOKENS[t]
-            width = len(literal)
-            if gap == 0:
-                pos = cursor if text.startswith(literal, cursor) else -1
-            else:
-                pos = text.find(literal, cursor)
-            if pos < 0:
-                # The detokenizer dropped this token's text (skip_special_tokens). It sits right after the
-                # previous special token, unless ordinary text came between and none follows in this step.
-                width = 0
-                pos = cursor
-                if gap and k > last_ordinary:
-                    found = text.find(SPECIAL_TOKENS[ids[k + 1]], cursor) if k + 1 < len(ids) else -1
-                    pos = len(text) if found < 0 else found
+        for t, pos, width in align_specials(text, ids):
             if pos > cursor:
                 self._token_text_at(text[cursor:pos], base + cursor)
-            self._token_marker(KIND_BY_ID[t], literal, base + pos)
+            self._token_marker(KIND_BY_ID[t], SPECIAL_TOKENS[t], base + pos)
             cursor = pos + width
-            gap = 0
         if cursor < len(text):
             self._token_text_at(text[cursor:], base + cursor)
 
