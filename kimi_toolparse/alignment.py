@@ -36,7 +36,7 @@ def align_specials(text: str, token_ids: Sequence[int]) -> list[tuple[int, int, 
     if placed is None:
         placed = _search(text, specials, gap, 0)
     assert placed is not None
-    return [(t, pos, width) for (t, _, _), (pos, width) in zip(specials, placed)]
+    return [(t, pos, width) for (t, _, _), (pos, width) in zip(specials, placed, strict=True)]
 
 
 def _search(
@@ -74,10 +74,13 @@ def _search(
         # where the next special begins, or with the step when no ordinary id follows.
         pos = cursor
         if gap:
-            if i + 1 < n and specials[i + 1][2] == 0:
-                found = text.find(specials[i + 1][1], cursor)
-                pos = cursor if found < 0 else found
-            elif i + 1 == n and trailing_gap == 0:
+            j, found = i + 1, -1
+            while j < n and specials[j][2] == 0 and found < 0:
+                found = text.find(specials[j][1], cursor)
+                j += 1
+            if found >= 0:
+                pos = found
+            elif j == n and trailing_gap == 0:
                 pos = len(text)
         placed[i] = (pos, 0)
         cursors[i + 1] = pos

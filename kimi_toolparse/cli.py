@@ -75,7 +75,7 @@ def _diagnostics_table(message: ParsedMessage, out: TextIO) -> None:
         rows.append((str(d.offset), d.code.value, call, d.message, json.dumps(text, ensure_ascii=False)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n")
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

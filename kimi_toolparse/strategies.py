@@ -80,7 +80,9 @@ def tool_names() -> st.SearchStrategy[str]:
 def _json_values(data_markers: bool) -> st.SearchStrategy[Any]:
     strings = st.text(max_size=12)
     if data_markers:
-        strings = st.one_of(strings, st.sampled_from(sorted(DATA_IN_ARGUMENT_VALUE)).map(lambda m: f"a {m} b"))
+        strings = st.one_of(
+            strings, st.sampled_from(sorted(DATA_IN_ARGUMENT_VALUE)).map(lambda m: f"a {m} b")
+        )
     scalars = st.one_of(
         st.none(),
         st.booleans(),
@@ -170,7 +172,9 @@ def marker_soup(*, max_pieces: int = 30) -> st.SearchStrategy[str]:
     piece = st.one_of(
         st.sampled_from(markers),
         st.sampled_from(markers).flatmap(lambda m: st.integers(1, len(m) - 1).map(lambda i: m[:i])),
-        st.sampled_from(["functions.f:0", "functions.a.b-c:12", "call_1", " ", "\n", '"', "\\", "{", "}", "[", "]"]),
+        st.sampled_from(
+            ["functions.f:0", "functions.a.b-c:12", "call_1", " ", "\n", '"', "\\", "{", "}", "[", "]"]
+        ),
         st.sampled_from(['{"a": 1}', '{"s": "x}y"}', '"{\\"k\\": 2}"', "[1, [2]]", "{bad", "}}", "abc"]),
         st.text(max_size=6),
     )
@@ -180,5 +184,5 @@ def marker_soup(*, max_pieces: int = 30) -> st.SearchStrategy[str]:
 def chunkings(text: str, *, max_cuts: int = 12) -> st.SearchStrategy[list[str]]:
     """Ways to cut ``text`` into stream chunks (empty chunks included)."""
     return st.lists(st.integers(0, len(text)), max_size=max_cuts).map(
-        lambda cuts: [text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(text)])]
+        lambda cuts: [text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(text)], strict=True)]
     )

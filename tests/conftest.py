@@ -30,5 +30,5 @@ def vocab():  # type: ignore[no-untyped-def]
     from kimi_toolparse import KimiVocabulary
 
     voc = KimiVocabulary.from_file(need_shared(VOCAB_FILE))
-    voc.tiktoken_encoding  # build it once for the whole session
+    assert voc.tiktoken_encoding is not None  # build it once for the whole session
     return voc

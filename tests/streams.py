@@ -22,7 +22,9 @@ def encode(vocab: KimiVocabulary, text: str, data_spans: Sequence[str] = ()) -> 
     return ids + vocab.encode(rest)
 
 
-def decode_steps(vocab: KimiVocabulary, ids: Sequence[int], *, skip_special: bool = False) -> list[tuple[str, list[int]]]:
+def decode_steps(
+    vocab: KimiVocabulary, ids: Sequence[int], *, skip_special: bool = False
+) -> list[tuple[str, list[int]]]:
     """(text, ids) per step as a server's incremental detokenizer yields them: a step ends where the text
     decodes completely. With skip_special, the text of tokens a detokenizer skips is left out."""
     steps: list[tuple[str, list[int]]] = []
@@ -61,7 +63,9 @@ def run_steps(steps: Iterable[tuple[str, Sequence[int]]], **kwargs: Any) -> tupl
     return parser.message, events
 
 
-def run_ids(pieces: Iterable[Sequence[int]], tokenizer: Any, **kwargs: Any) -> tuple[ParsedMessage, list[Any]]:
+def run_ids(
+    pieces: Iterable[Sequence[int]], tokenizer: Any, **kwargs: Any
+) -> tuple[ParsedMessage, list[Any]]:
     parser = StreamParser(tokenizer=tokenizer, **kwargs)
     events = []
     for ids in pieces:

@@ -59,7 +59,10 @@ def test_any_text_never_raises(raw: str, thinking: bool) -> None:
 
 
 TOOLS = [
-    {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {}}}}},
+    {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {}}}},
+    },
     {"type": "function", "function": {"name": "exec"}},
 ]
 
@@ -77,7 +80,11 @@ special_ids = st.integers(FIRST_SPECIAL_ID, LAST_SPECIAL_ID)
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.text(max_size=6), st.lists(st.one_of(special_ids, st.integers(0, 1000)), max_size=4))))
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=6), st.lists(st.one_of(special_ids, st.integers(0, 1000)), max_size=4))
+    )
+)
 def test_token_steps_never_raise(steps: list[tuple[str, list[int]]]) -> None:
     """Token mode with text and ids that do not even agree: never raises, stream still adds up."""
     message, events = run_steps(steps)
@@ -106,7 +113,7 @@ def test_feed_ids_any_split(vocab: Any, ids: list[int], data: st.DataObject) -> 
     one_by_one, events = run_ids([[t] for t in ids], vocab)
     assert_stream_matches(events, one_by_one)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(ids)), max_size=6)))
-    groups = [ids[a:b] for a, b in zip([0, *cuts], [*cuts, len(ids)])]
+    groups = [ids[a:b] for a, b in zip([0, *cuts], [*cuts, len(ids)], strict=True)]
     grouped, _ = run_ids(groups, vocab)
     assert message_dict(grouped) == message_dict(one_by_one)
 

@@ -15,7 +15,7 @@ import pytest
 from kimi_toolparse import ParsedMessage, parse
 
 from .conftest import FIXTURES
-from .streams import assert_stream_matches, decode_steps, encode, message_dict, run_steps, run_text
+from .streams import assert_stream_matches, decode_steps, encode, message_dict, run_steps
 
 CASES: list[dict[str, Any]] = json.loads((FIXTURES / "parsing" / "rules.json").read_text(encoding="utf-8"))
 IDS = [f"rule{c['rule']}-{c['id']}" for c in CASES]
