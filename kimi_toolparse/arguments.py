@@ -46,7 +46,7 @@ class ArgumentScanner:
         self.escape = False
         self.quoted = False
         self.parts: list[str] = []
-        self.ws = ""
+        self.ws: list[str] = []
         self.trailing: list[str] = []
         self.trailing_offset = -1
 
@@ -86,13 +86,21 @@ class ArgumentScanner:
         return i, ""
 
     def _release(self, piece: str) -> str:
+        """The piece without its trailing whitespace, which waits: it may turn out to end the arguments.
+        Whitespace is kept as a list of pieces, so a long run of it costs no re-copying."""
+        body = piece.rstrip()
+        if not body:
+            if piece:
+                self.ws.append(piece)
+            return ""
+        tail = piece[len(body) :]
         if self.ws:
-            piece = self.ws + piece
-        stripped = piece.rstrip()
-        self.ws = piece[len(stripped) :]
-        if stripped:
-            self.parts.append(stripped)
-        return stripped
+            body = "".join(self.ws) + body
+            self.ws = []
+        if tail:
+            self.ws.append(tail)
+        self.parts.append(body)
+        return body
 
     def _scan(self, text: str, pos: int, end: int) -> int:
         """Advance the bracket scanner over ``text[pos:end]``; the index after the value's end, or -1."""

@@ -15,6 +15,10 @@ from .tokens import CALL_BEGIN, SPECIAL_IDS
 from .vocab import KimiVocabulary
 
 
+#: Ids a split character may span; a longer run ending in U+FFFD is invalid UTF-8 and is released.
+_MAX_PENDING = 8
+
+
 class Detokenizer(Protocol):
     def decode(self, token_ids: Sequence[int]) -> str:
         """The text these ids complete, given all ids fed before."""
@@ -74,8 +78,8 @@ class TransformersDetokenizer:
         self._ids.extend(token_ids)
         before = self._text(self._prefix, self._read)
         window = self._text(self._prefix, None)
-        if window.endswith("\ufffd"):
-            return ""
+        if window.endswith("\ufffd") and len(self._ids) - self._read < _MAX_PENDING:
+            return ""  # wait for the rest of the character (a long run is invalid bytes: release it)
         self._ids = self._ids[self._read :]
         self._prefix, self._read = 0, len(self._ids)
         return window[len(before) :]

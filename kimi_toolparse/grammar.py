@@ -13,6 +13,9 @@ from .tokens import Kind
 
 
 class State(enum.Enum):
+    # Members are singletons: identity hashing keeps the per-token handler lookup cheap.
+    __hash__ = object.__hash__
+
     CONTENT = "content"
     #: Inside ``<think>``.
     REASONING = "reasoning"
@@ -31,6 +34,8 @@ class State(enum.Enum):
 
 
 class Step(enum.Enum):
+    __hash__ = object.__hash__
+
     ORPHAN = "orphan"
     #: ``</think>`` inside a section that interrupted reasoning: reasoning is over (rule 8).
     SETTLE_THINK = "settle_think"

@@ -8,6 +8,7 @@ possible partial marker; everything held longer is kept in lists and joined once
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -102,13 +103,20 @@ class _Call:
         self.args = ArgumentScanner()
 
 
-def _ids_list(token_ids: Iterable[int]) -> list[int]:
-    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
+def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
+    """The ids as a sequence of ints; numpy and torch integers are accepted through ``__index__``."""
+    if type(token_ids) is list or type(token_ids) is tuple:
+        ids: Sequence[int] = token_ids
+    elif isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
         raise TypeError(f"token_ids must be a sequence of ints, not {type(token_ids).__name__}")
-    ids = list(token_ids)
+    else:
+        ids = list(token_ids)
     for t in ids:
-        if not isinstance(t, int):
-            raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}")
+        if type(t) is not int:
+            try:
+                return [operator.index(u) for u in ids]
+            except TypeError:
+                raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
     return ids
 
 
@@ -193,12 +201,14 @@ class StreamParser:
         self._events = events
         if token_ids is None:
             if text:
-                self._set_mode(_TEXT_MODE)
+                if self._mode != _TEXT_MODE:
+                    self._set_mode(_TEXT_MODE)
                 self._feed_text(text)
         else:
             ids = _ids_list(token_ids)
             if text or ids:
-                self._set_mode(_TOKEN_MODE)
+                if self._mode != _TOKEN_MODE:
+                    self._set_mode(_TOKEN_MODE)
                 self._feed_step(text, ids)
         return events
 
@@ -284,15 +294,25 @@ class StreamParser:
         hold = self._hold
         base = self._received - len(hold)
         self._received += len(chunk)
-        text = hold + chunk if hold else chunk
-        self._hold = ""
+        if hold:
+            self._hold = ""
+            self._scan(hold + chunk, base, 0)
+            return
+        # Fast paths for the common token: nothing in it can start a marker that counts here.
         state = self._state
-        if (state is State.CONTENT or state is State.REASONING) and "<" not in text and "[" not in text:
-            self._text_handlers[state](text, 0, len(text), base)
-        else:
-            self._scan(text, base)
+        if state is State.CONTENT or state is State.REASONING:
+            if "<" not in chunk and "[" not in chunk:
+                self._text_handlers[state](chunk, 0, len(chunk), base)
+                return
+        elif state is State.ARGS and "<" not in chunk and self._call is not None and self._call.args.in_value:
+            pos = self._text_args(chunk, 0, len(chunk), base)
+            if pos == len(chunk):
+                return
+            self._scan(chunk, base, pos)
+            return
+        self._scan(chunk, base, 0)
 
-    def _feed_step(self, text: str, ids: list[int]) -> None:
+    def _feed_step(self, text: str, ids: Sequence[int]) -> None:
         """One decode step in token-id mode: split the text at the special tokens among the ids."""
         base = self._received
         self._received += len(text)
@@ -318,9 +338,9 @@ class StreamParser:
         hold = self._hold
         if hold:
             self._hold = ""
-            self._scan(hold + text, base - len(hold))
+            self._scan(hold + text, base - len(hold), 0)
         elif "<" in text:
-            self._scan(text, base)
+            self._scan(text, base, 0)
         else:
             self._text_all(text, base)
 
@@ -348,9 +368,9 @@ class StreamParser:
         while pos < end:
             pos = self._text_handlers[self._state](text, pos, end, base)
 
-    def _scan(self, text: str, base: int) -> None:
+    def _scan(self, text: str, base: int, pos: int) -> None:
         """Split text at the markers that count in the current state, and hold back a partial one."""
-        pos, n = 0, len(text)
+        n = len(text)
         while pos < n:
             if self._mode == _TOKEN_MODE:
                 finder, prefixes = _TOKEN_FINDER, _TOKEN_PREFIXES

@@ -13,6 +13,8 @@ from typing import Final
 class Kind(enum.Enum):
     """What a marker means (the terminals of the output grammar, spec section 1)."""
 
+    __hash__ = object.__hash__
+
     SECTION_BEGIN = "section_begin"
     SECTION_END = "section_end"
     CALL_BEGIN = "call_begin"
