@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, field_serializer
 
 from .diagnostics import Diagnostic
 from .openai_view import message_to_openai
@@ -56,6 +56,29 @@ def closer_flag(closed_by: ClosedBy) -> CallStatus:
     return _CLOSER_FLAGS[closed_by]
 
 
+def _status_from(value: Any) -> Any:
+    """Accept the serialized form (a list of flag names) as well as a CallStatus or its int value."""
+    if isinstance(value, (list, tuple)):
+        status = CallStatus(0)
+        for name in value:
+            if not isinstance(name, str) or name.upper() not in CallStatus.__members__:
+                raise ValueError(f"unknown call status {name!r}")
+            status |= CallStatus[name.upper()]
+        return status
+    return value
+
+
+#: Serialized as the list of its flag names, e.g. ``["next_call", "invalid_json"]``.
+StatusField = Annotated[
+    CallStatus,
+    BeforeValidator(_status_from),
+    PlainSerializer(lambda status: status.names, return_type=list[str]),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "enum": [m.name.lower() for m in CallStatus if m.name]}}
+    ),
+]
+
+
 class ToolCall(BaseModel):
     """One tool call, in order of appearance; ``index`` is its position in this message."""
 
@@ -68,11 +91,7 @@ class ToolCall(BaseModel):
     name: str | None
     #: The arguments text: valid JSON when ``json_valid``, else exactly what the model wrote.
     arguments: str
-    status: CallStatus
-
-    @field_serializer("status")
-    def _status_names(self, status: CallStatus) -> list[str]:
-        return status.names
+    status: StatusField
 
     @property
     def closed_by(self) -> ClosedBy:

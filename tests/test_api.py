@@ -232,3 +232,27 @@ def test_empty_feeds_are_harmless() -> None:
 def test_public_names() -> None:
     for name in ("parse", "StreamParser", "ParsedMessage", "ToolCall", "Event", "KimiVocabulary", "Tools"):
         assert hasattr(kimi_toolparse, name)
+
+
+def test_message_json_round_trip() -> None:
+    message = parse("<think>x</think>a" + SB + CB + "functions.f:0" + AB + '{"a": 1' + CB + "g" + AB + "{}" + CE)
+    again = kimi_toolparse.ParsedMessage.model_validate_json(message.model_dump_json())
+    assert again == message
+    assert again.tool_calls[0].status == CallStatus.NEXT_CALL | CallStatus.INVALID_JSON
+    schema = kimi_toolparse.ParsedMessage.model_json_schema()
+    assert "invalid_json" in schema["$defs"]["ToolCall"]["properties"]["status"]["items"]["enum"]
+
+
+def test_numpy_style_integer_ids() -> None:
+    class Int:
+        def __init__(self, v: int) -> None:
+            self.v = v
+
+        def __index__(self) -> int:
+            return self.v
+
+    p = StreamParser()
+    p.feed("<|tool_calls_section_begin|>", [Int(163595)])  # type: ignore[list-item]
+    p.feed("hi", (Int(6), Int(7)))  # type: ignore[arg-type]
+    p.close()
+    assert [d.code.value for d in p.message.diagnostics] == ["text_in_section", "unclosed_section"]
