@@ -254,6 +254,8 @@ class StreamParser:
             self._token_text(self._detokenizer.flush())
         if self._hold:
             self._flush_hold()
+        if self._section_text:
+            self._flush_section_text()
         for step in AT_END_OF_OUTPUT[self._state]:
             self._run(step, None, "", self._received)
         self._closed = True
