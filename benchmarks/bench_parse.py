@@ -29,31 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
+from tests.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
 
 SHARED = ROOT.parent / "shared" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
-
-# --- The baseline: Moonshot's reference parser, as its tool-call guide describes it ----------------------
-_REF_SECTION = re.compile(r"<\|tool_calls_section_begin\|>(.*?)<\|tool_calls_section_end\|>", re.DOTALL)
-_REF_CALL = re.compile(
-    r"<\|tool_call_begin\|>\s*(?P<tool_call_id>[\w\.]+:\d+)\s*<\|tool_call_argument_begin\|>\s*"
-    r"(?P<function_arguments>.*?)\s*<\|tool_call_end\|>",
-    re.DOTALL,
-)
-
-
-def reference_parse(text: str) -> list[dict[str, str]]:
-    if SB not in text:
-        return []
-    sections = _REF_SECTION.findall(text)
-    if not sections:
-        return []
-    calls = []
-    for m in _REF_CALL.finditer(sections[0]):
-        call_id = m.group("tool_call_id")
-        calls.append({"id": call_id, "name": call_id.split(".")[1].split(":")[0], "arguments": m["function_arguments"]})
-    return calls
 
 
 # --- Realistic outputs ---------------------------------------------------------------------------------
@@ -75,6 +55,7 @@ def text_pool() -> str:
 
 def make_output(pool: str, chars: int) -> str:
     """~chars characters: reasoning, content, and a section of 4 calls, the last writing a file."""
+
     def take(start: int, n: int) -> str:
         while len(pool) < start + n:
             pool_ext = pool + "\n" + pool
@@ -90,9 +71,9 @@ def make_output(pool: str, chars: int) -> str:
         ("functions.bash:2", {"command": "pytest -x -q tests/test_api.py", "timeout": 120}),
         ("functions.write_file:3", {"path": "docs/notes.md", "content": body}),
     ]
-    section = SB + "".join(
-        CB + cid + AB + json.dumps(args, ensure_ascii=False) + CE for cid, args in calls
-    ) + SE
+    section = (
+        SB + "".join(CB + cid + AB + json.dumps(args, ensure_ascii=False) + CE for cid, args in calls) + SE
+    )
     return "<think>" + reasoning + "</think>" + content + section + "<|im_end|>"
 
 
@@ -114,7 +95,9 @@ def tokens_of(vocab: KimiVocabulary | None, text: str) -> list[tuple[str, list[i
     return steps
 
 
-def output_of_tokens(pool: str, vocab: KimiVocabulary | None, target: int) -> tuple[str, list[tuple[str, list[int]]]]:
+def output_of_tokens(
+    pool: str, vocab: KimiVocabulary | None, target: int
+) -> tuple[str, list[tuple[str, list[int]]]]:
     chars = target * 4
     for _ in range(6):
         raw = make_output(pool, chars)
@@ -170,9 +153,13 @@ def rescan_per_token(raw: str, n_tokens: int, samples: int = 200) -> float:
 #: Streams that would be quadratic in a parser that re-scans or re-copies what it holds: (name, prefix, piece).
 STRESS = [
     ("whitespace inside a JSON string", CB + "functions.f:0" + AB + '{"a": "', " " * 16),
-    ("long string argument", CB + "functions.f:0" + AB + '{"a": "', "word \\n\\\"x\\\" "),
-    ("header without ARG_BEGIN", CB + "functions.f:0 {\"a\": \"", "text text "),
-    ("text held after a section in <think>", "<think>a" + SB + CB + "functions.f:0" + AB + "{}" + CE + SE, "maybe "),
+    ("long string argument", CB + "functions.f:0" + AB + '{"a": "', 'word \\n\\"x\\" '),
+    ("header without ARG_BEGIN", CB + 'functions.f:0 {"a": "', "text text "),
+    (
+        "text held after a section in <think>",
+        "<think>a" + SB + CB + "functions.f:0" + AB + "{}" + CE + SE,
+        "maybe ",
+    ),
     ("text after the end of turn", "done<|im_end|>", "junk <|x "),
     ("a partial marker at every chunk end", "", "a <|tool_ca"),
     ("many small calls", SB, CB + "functions.f:1" + AB + '{"k": [1, {"v": 2}]}' + CE),
@@ -182,6 +169,7 @@ STRESS = [
 def stress(feeds: int) -> dict[str, float]:
     out = {}
     for name, prefix, piece in STRESS:
+
         def run() -> None:
             p = StreamParser()
             p.feed(prefix)
@@ -197,7 +185,13 @@ def table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for j, r in enumerate(rows):
-        lines.append("| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            + " |"
+        )
         if j == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
@@ -222,7 +216,16 @@ def main() -> int:
     pool = text_pool()
     print(f"Python {sys.version.split()[0]}, best of {repeat} runs\n")
 
-    rows = [["output", "tokens", "KB", "ours, text µs/token", "ours, text+ids µs/token", "re-scan baseline µs/token"]]
+    rows = [
+        [
+            "output",
+            "tokens",
+            "KB",
+            "ours, text µs/token",
+            "ours, text+ids µs/token",
+            "re-scan baseline µs/token",
+        ]
+    ]
     per_token: dict[int, float] = {}
     for target in (500, 4000, 30000):
         sys.stderr.write(f"streaming {target} tokens...\n")
@@ -233,14 +236,32 @@ def main() -> int:
         t_ids = best_of(repeat, stream_ids(steps)) / n * 1e6 if vocab else float("nan")
         t_rescan = rescan_per_token(raw, n, samples=50 if args.quick else 200) * 1e6
         per_token[target] = t_text
-        rows.append([f"~{target} tokens", str(n), f"{len(raw.encode()) / 1024:.0f}", f"{t_text:.2f}", f"{t_ids:.2f}", f"{t_rescan:.1f}"])
+        rows.append(
+            [
+                f"~{target} tokens",
+                str(n),
+                f"{len(raw.encode()) / 1024:.0f}",
+                f"{t_text:.2f}",
+                f"{t_ids:.2f}",
+                f"{t_rescan:.1f}",
+            ]
+        )
     print("Streaming, one token per feed()")
     print(table(rows))
-    print(f"\nflatness: {per_token[30000] / per_token[500]:.2f}x (µs/token at 30,000 tokens over 500; target ≤ 1.3x)\n")
+    print(
+        f"\nflatness: {per_token[30000] / per_token[500]:.2f}x (µs/token at 30,000 tokens over 500; target ≤ 1.3x)\n"
+    )
 
     sys.stderr.write("stress...\n")
     small, large = stress(2_000), stress(50_000 if args.quick else 200_000)
-    rows = [["stream (rule 2)", "µs/feed, 2,000 feeds", f"µs/feed, {50_000 if args.quick else 200_000:,} feeds", "ratio"]]
+    rows = [
+        [
+            "stream (rule 2)",
+            "µs/feed, 2,000 feeds",
+            f"µs/feed, {50_000 if args.quick else 200_000:,} feeds",
+            "ratio",
+        ]
+    ]
     for name in small:
         rows.append([name, f"{small[name]:.2f}", f"{large[name]:.2f}", f"{large[name] / small[name]:.2f}x"])
     print("Cost per feed stays flat however long the stream (no re-scan, no re-copy)")
@@ -258,7 +279,12 @@ def main() -> int:
     t_ref = best_of(repeat * 3, lambda: reference_parse(raw))
     rows = [
         ["parser", "ms", "MB/s", "vs reference"],
-        ["kimi_toolparse.parse", f"{t_ours * 1e3:.2f}", f"{size / t_ours / 1e6:.1f}", f"{t_ours / t_ref:.2f}x"],
+        [
+            "kimi_toolparse.parse",
+            f"{t_ours * 1e3:.2f}",
+            f"{size / t_ours / 1e6:.1f}",
+            f"{t_ours / t_ref:.2f}x",
+        ],
         ["reference (2 regexes)", f"{t_ref * 1e3:.2f}", f"{size / t_ref / 1e6:.1f}", "1.00x"],
     ]
     print(f"One-shot parse of a {size / 1024:.0f} KB output (target: within 3x of the reference)")

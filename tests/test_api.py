@@ -235,7 +235,9 @@ def test_public_names() -> None:
 
 
 def test_message_json_round_trip() -> None:
-    message = parse("<think>x</think>a" + SB + CB + "functions.f:0" + AB + '{"a": 1' + CB + "g" + AB + "{}" + CE)
+    message = parse(
+        "<think>x</think>a" + SB + CB + "functions.f:0" + AB + '{"a": 1' + CB + "g" + AB + "{}" + CE
+    )
     again = kimi_toolparse.ParsedMessage.model_validate_json(message.model_dump_json())
     assert again == message
     assert again.tool_calls[0].status == CallStatus.NEXT_CALL | CallStatus.INVALID_JSON
