@@ -113,11 +113,16 @@ def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
         ids = list(token_ids)
     for t in ids:
         if type(t) is not int:
-            try:
-                return [operator.index(u) for u in ids]
-            except TypeError:
-                raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
-    return ids
+            break
+    else:
+        return ids
+    out = []
+    for t in ids:
+        try:
+            out.append(operator.index(t))
+        except TypeError:
+            raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
+    return out
 
 
 class StreamParser:
@@ -591,7 +596,6 @@ class StreamParser:
         call = self._call
         assert call is not None
         call.id = "".join(call.header).strip()
-        call.args = ArgumentScanner()
         self._state = State.ARGS
         self._name_call(call, offset)
         if call.name is not None:
