@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from .tokens import CALL_BEGIN, SPECIAL_IDS
 from .vocab import KimiVocabulary
 
-
 #: Ids a split character may span; a longer run ending in U+FFFD is invalid UTF-8 and is released.
 _MAX_PENDING = 8
 
