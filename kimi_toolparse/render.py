@@ -1,0 +1,536 @@
+"""Render an OpenAI-style conversation into the exact Kimi K2 prompt, as text or as token ids.
+
+The output is byte-identical to what each model's official tokenizer produces with ``apply_chat_template``:
+its chat template rendered by transformers' Jinja environment, with the tools sorted by key at every depth
+and, for K2.5 and later, declared in TypeScript style. Plain string building, no Jinja at run time.
+
+Two modes. Strict (the default) checks the conversation first and names the message and field of anything
+the template would render into an odd prompt (a tool result without ``tool_call_id``, a call without a
+function name, arguments that are neither str nor dict, ...). It reads null fields as absent and passes
+reasoning given as ``reasoning`` (or ``thinking``) to the templates that only read ``reasoning_content``,
+as transformers >= 5 does before it renders. ``strict=False`` renders exactly what the raw template renders
+for whatever it is given (``None`` included), and raises only where the template itself fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from .call_ids import normalize_tool_call_ids
+from .templates import ChatTemplate, Reasoning, resolve_model
+from .typescript import deep_sort, render_tools_typescript
+
+__all__ = ["encode_prompt", "render", "render_ids"]
+
+_USER: Final = "<|im_user|>"
+_ASSISTANT: Final = "<|im_assistant|>"
+_SYSTEM: Final = "<|im_system|>"
+_MIDDLE: Final = "<|im_middle|>"
+_END: Final = "<|im_end|>"
+_SECTION_BEGIN: Final = "<|tool_calls_section_begin|>"
+_SECTION_END: Final = "<|tool_calls_section_end|>"
+_CALL_BEGIN: Final = "<|tool_call_begin|>"
+_ARG_BEGIN: Final = "<|tool_call_argument_begin|>"
+_CALL_END: Final = "<|tool_call_end|>"
+_GENERATION: Final = _ASSISTANT + "assistant" + _MIDDLE
+_EMPTY_THINK: Final = "<think></think>"
+_TEMPLATE_KWARGS: Final = ("thinking", "preserve_thinking")
+
+
+class _Missing:
+    """A key the message does not have: Jinja's Undefined, which prints as nothing and equals nothing."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Final = _Missing()
+
+
+def _item(obj: Any, key: str) -> Any:
+    """``obj[key]`` as Jinja reads it: anything that cannot be indexed by the key is Undefined."""
+    try:
+        return obj[key]
+    except (TypeError, LookupError, AttributeError):
+        return _MISSING
+
+
+def _show(value: Any) -> str:
+    """``{{ value }}``: str() of it, nothing for Undefined, ``None`` for None."""
+    if type(value) is str:
+        return value
+    if value is _MISSING:
+        return ""
+    return str(value)
+
+
+class _Bad(ValueError):
+    """A conversation the template cannot render (or, in strict mode, would render oddly)."""
+
+
+# --- tools ---------------------------------------------------------------------------------------------
+
+_TS_CACHE: dict[str, str | None] = {}
+_TS_CACHE_SIZE: Final = 256
+
+
+def _typescript_or_none(sorted_tools: Any) -> str | None:
+    """``tools_ts_str`` as the tokenizer passes it: the encoder's text, or None when the encoder fails."""
+    try:
+        return render_tools_typescript(sorted_tools, sort_keys=False)
+    except Exception:  # the tokenizer catches everything and falls back to JSON
+        return None
+
+
+def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
+    """The body of the ``tool_declare`` turn: TypeScript where the tokenizer builds it, else compact JSON."""
+    try:
+        if plain:
+            return json.dumps(tools, ensure_ascii=False, separators=(",", ":"))
+        # json's sort_keys sorts every dict's keys, exactly like the tokenizer's recursive sort
+        canonical = json.dumps(tools, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    except (TypeError, ValueError) as e:
+        if not plain and template.typescript_tools:
+            declared = _typescript_or_none(deep_sort(tools))
+            if declared:
+                return declared
+        raise TypeError(f"tools cannot be declared as JSON: {e}") from None
+    if not template.typescript_tools:
+        return canonical
+    if canonical in _TS_CACHE:
+        declared = _TS_CACHE[canonical]
+    else:
+        declared = _typescript_or_none(json.loads(canonical))
+        if len(_TS_CACHE) >= _TS_CACHE_SIZE:
+            del _TS_CACHE[next(iter(_TS_CACHE))]
+        _TS_CACHE[canonical] = declared
+    return declared if declared else canonical
+
+
+def _check_tools(tools: Any) -> None:
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, (list, tuple)):
+        raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise TypeError(f"tools[{i}] must be a dict, not {type(tool).__name__}")
+        if tool.get("type") != "function":
+            continue
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise _Bad(f"tools[{i}].function must be a dict with the function's name and parameters")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise _Bad(f"tools[{i}].function.name must be a non-empty string")
+
+
+# --- messages ------------------------------------------------------------------------------------------
+
+
+def _as_message_dicts(messages: Any) -> list[Any]:
+    """Plain dicts, pydantic models and the parser's messages (anything with ``to_openai()``) as dicts."""
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+        raise TypeError(f"messages must be a list of message dicts, not {type(messages).__name__}")
+    out = list(messages)
+    for i, m in enumerate(out):
+        if type(m) is dict:
+            continue
+        if isinstance(m, dict):
+            out[i] = dict(m)
+        elif callable(getattr(m, "model_dump", None)) and not callable(getattr(m, "to_openai", None)):
+            out[i] = m.model_dump(exclude_unset=True, by_alias=True)
+        elif callable(getattr(m, "to_openai", None)):
+            out[i] = m.to_openai()
+        else:
+            raise TypeError(
+                f"messages[{i}] must be a dict (or a pydantic message model), not {type(m).__name__}"
+            )
+    return out
+
+
+def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
+    """Strict mode: name the message and field of anything that would render into an odd prompt."""
+    if not messages:
+        raise _Bad("messages is empty: a prompt needs at least one message")
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if not isinstance(role, str) or not role:
+            raise _Bad(f"messages[{i}].role must be a non-empty string (system, user, assistant or tool)")
+        name = m.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _Bad(f"messages[{i}].name must be a string, not {type(name).__name__}")
+        _check_content(m.get("content"), template, f"messages[{i}].content")
+        for field in ("reasoning_content", "reasoning"):
+            value = m.get(field)
+            if value is not None and not isinstance(value, str):
+                raise _Bad(f"messages[{i}].{field} must be a string, not {type(value).__name__}")
+        calls = m.get("tool_calls")
+        if calls is not None:
+            if role != "assistant":
+                raise _Bad(
+                    f"messages[{i}] is a {role} message with tool_calls: only assistant messages have them"
+                )
+            _check_calls(calls, f"messages[{i}].tool_calls")
+        if role == "tool":
+            call_id = m.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise _Bad(
+                    f"messages[{i}].tool_call_id is missing: a tool result must name the call it answers "
+                    "(the id of one of the previous assistant message's tool_calls)"
+                )
+
+
+def _check_content(content: Any, template: ChatTemplate, where: str) -> None:
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, (list, tuple)):
+        raise _Bad(f"{where} must be a string, null or a list of parts, not {type(content).__name__}")
+    for j, part in enumerate(content):
+        if not isinstance(part, dict):
+            raise _Bad(f"{where}[{j}] must be a dict like {{'type': 'text', 'text': ...}}")
+        kind = part.get("type")
+        if _is_image(part, template):
+            continue
+        if template.video_placeholder is not None and kind in ("video", "video_url"):
+            continue
+        if kind == "text" or (kind is None and "text" in part):
+            if not isinstance(part.get("text"), str):
+                raise _Bad(f"{where}[{j}].text must be a string")
+            continue
+        if kind in ("video", "video_url"):
+            raise _Bad(f"{where}[{j}] is a video: {template.name}'s template has no video placeholder")
+        raise _Bad(f"{where}[{j}] has type {kind!r}: the template renders text, image and video parts only")
+
+
+def _check_calls(calls: Any, where: str) -> None:
+    if not isinstance(calls, (list, tuple)):
+        raise _Bad(f"{where} must be a list, not {type(calls).__name__}")
+    for k, call in enumerate(calls):
+        if not isinstance(call, dict):
+            raise _Bad(f"{where}[{k}] must be a dict with id and function")
+        function = call.get("function")
+        if not isinstance(function, dict):
+            raise _Bad(f"{where}[{k}].function must be a dict with name and arguments")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise _Bad(f"{where}[{k}].function.name is missing: every tool call needs the function's name")
+        arguments = function.get("arguments")
+        if not isinstance(arguments, (str, dict)):
+            shown = "missing" if arguments is None else f"a {type(arguments).__name__}"
+            raise _Bad(f"{where}[{k}].function.arguments is {shown}: it must be a JSON string or a dict")
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not call_id:
+            raise _Bad(
+                f"{where}[{k}].id is missing: the template writes each call's id into the prompt "
+                "(normalize_ids=True gives every call a functions.NAME:IDX id)"
+            )
+
+
+def _is_image(part: Any, template: ChatTemplate) -> bool:
+    kind = _item(part, "type")
+    if template.image_by_key:
+        if kind == "image":
+            return True
+        try:
+            return bool("image" in part or "image_url" in part)
+        except TypeError:
+            raise _Bad(f"a content part is a {type(part).__name__}: the template cannot read it") from None
+    return bool(kind == "image" or kind == "image_url")
+
+
+def _content(content: Any, template: ChatTemplate) -> str:
+    """``render_content``: a string as it is, None as nothing, parts as text and media placeholders."""
+    if type(content) is str:
+        return content
+    if content is None or content is _MISSING:
+        return ""
+    if isinstance(content, str):
+        return str.__str__(content)
+    try:
+        parts = iter(content)
+    except TypeError:
+        raise _Bad(f"content is a {type(content).__name__}: the template cannot iterate it") from None
+    out: list[str] = []
+    video = template.video_placeholder
+    for part in parts:
+        if _is_image(part, template):
+            out.append(template.image_placeholder)
+            continue
+        if video is not None:
+            kind = _item(part, "type")
+            if kind == "video" or kind == "video_url":
+                out.append(video)
+                continue
+        out.append(_show(_item(part, "text")))
+    return "".join(out)
+
+
+def _calls(calls: Any) -> str:
+    """The tool-call section: each call's id and arguments (a string verbatim, anything else as JSON)."""
+    out = [_SECTION_BEGIN]
+    try:
+        iterator = iter(calls)
+    except TypeError:
+        raise _Bad(f"tool_calls is a {type(calls).__name__}: the template cannot iterate it") from None
+    for k, call in enumerate(iterator):
+        function = _item(call, "function")
+        if function is _MISSING:
+            raise _Bad(f"tool_calls[{k}].function is missing: the template cannot render the call")
+        arguments = _item(function, "arguments")
+        if type(arguments) is not str:
+            if arguments is _MISSING:
+                raise _Bad(
+                    f"tool_calls[{k}].function.arguments is missing: the template cannot render the call"
+                )
+            if isinstance(arguments, str):
+                arguments = str.__str__(arguments)
+            else:
+                try:
+                    arguments = json.dumps(arguments, ensure_ascii=False)
+                except (TypeError, ValueError) as e:
+                    raise _Bad(f"tool_calls[{k}].function.arguments cannot be written as JSON: {e}") from None
+        out += (_CALL_BEGIN, _show(_item(call, "id")), _ARG_BEGIN, arguments, _CALL_END)
+    out.append(_SECTION_END)
+    return "".join(out)
+
+
+def _reasoning(message: dict[str, Any], template: ChatTemplate, strict: bool) -> str:
+    """The text inside ``<think>``: the template's field(s); in strict mode null fields count as absent."""
+    get = message.get
+    if not strict:
+        if template.reads_reasoning_field:
+            return _show(get("reasoning", get("reasoning_content", "")))
+        return _show(get("reasoning_content", ""))
+    reasoning = get("reasoning")
+    if template.reads_reasoning_field and reasoning is not None:
+        return reasoning  # type: ignore[no-any-return]
+    for field in ("reasoning_content", "thinking"):
+        value = get(field)
+        if value is not None:
+            return _show(value)
+    return reasoning if reasoning is not None else ""
+
+
+def _render(
+    messages: list[Any],
+    tools: Any,
+    template: ChatTemplate,
+    add_generation_prompt: bool,
+    thinking: bool | None,
+    preserve_thinking: bool | None,
+    strict: bool,
+    plain: bool,
+) -> str:
+    out: list[str] = []
+    if tools:
+        out += (_SYSTEM, "tool_declare", _MIDDLE, _tool_declaration(tools, template, plain), _END)
+
+    first_role = _item(messages[0], "role") if messages else _MISSING
+    default_system = template.default_system
+    if default_system is not None and first_role != "system":
+        if not template.default_system_in_loop:
+            out += (_SYSTEM, "system", _MIDDLE, default_system, _END)
+        elif messages:
+            out += (_SYSTEM, "system", _MIDDLE, default_system, _END, "\n")
+
+    # Which assistant turns keep their reasoning: those after the last answer (an assistant turn without
+    # tool calls), or all of them. The turn of the last answer itself gets an empty think block.
+    mode = template.reasoning
+    keep_from = len(messages)
+    if mode is Reasoning.ALL or (template.reads_preserve_thinking and preserve_thinking):
+        keep_from = 0
+    elif mode is Reasoning.AFTER_LAST_ANSWER:
+        keep_from = 0
+        for idx in range(len(messages) - 1, -1, -1):
+            m = messages[idx]
+            if m.get("role") == "assistant" and not m.get("tool_calls"):
+                keep_from = idx + 1
+                break
+    empty_kept_think = (
+        template.reads_thinking
+        and thinking is False
+        and not (template.reads_preserve_thinking and preserve_thinking is True)
+    )
+
+    for idx, m in enumerate(messages):
+        try:
+            role = m.get("role", _MISSING)
+            name = m.get("name")
+            who = name if name else role
+            if role == "user":
+                out += (_USER, _show(who), _MIDDLE)
+            elif role == "assistant":
+                out += (_ASSISTANT, _show(who), _MIDDLE)
+            else:
+                out += (_SYSTEM, _show(who), _MIDDLE)
+
+            if role == "assistant":
+                if mode is not Reasoning.NONE:
+                    if idx < keep_from or empty_kept_think:
+                        out.append(_EMPTY_THINK)
+                    else:
+                        out += ("<think>", _reasoning(m, template, strict), "</think>")
+                out.append(_content(m.get("content"), template))
+                calls = m.get("tool_calls")
+                if calls:
+                    out.append(_calls(calls))
+            elif role == "tool":
+                out += ("## Return of ", _show(m.get("tool_call_id", _MISSING)), "\n")
+                out.append(_content(m.get("content"), template))
+            else:
+                out.append(_content(m.get("content"), template))
+        except _Bad as e:
+            raise ValueError(f"messages[{idx}]: {e}") from None
+        out.append(_END)
+
+    if add_generation_prompt:
+        out.append(_GENERATION)
+        think = template.generation_think
+        if think:
+            out.append(_EMPTY_THINK if template.reads_thinking and thinking is False else think)
+    return "".join(out)
+
+
+def render(
+    messages: Iterable[Any],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    model: str = "kimi-k2-instruct",
+    add_generation_prompt: bool = True,
+    strict: bool = True,
+    normalize_ids: bool = False,
+    plain_template: bool = False,
+    **template_kwargs: bool | None,
+) -> str:
+    """The prompt text a Kimi K2 model expects for ``messages`` (and ``tools``), ready for ``/completions``.
+
+    ``model``: ``kimi-k2-instruct``, ``kimi-k2-instruct-0905``, ``kimi-k2-thinking``, ``kimi-k2.5``,
+    ``kimi-k2.6``, ``kimi-k2.7-code`` (or the Hugging Face repository name). ``template_kwargs`` are the
+    ones the templates read: ``thinking`` (K2.5, K2.6) and ``preserve_thinking`` (K2.6); a model whose
+    template does not read one ignores it. ``normalize_ids`` rewrites the history's call ids to
+    ``functions.NAME:IDX`` first (:func:`normalize_tool_call_ids` gives the mapping). ``plain_template``
+    renders what an engine running the bare template produces: tools as unsorted JSON, never TypeScript.
+    """
+    template = resolve_model(model)
+    unknown = [k for k in template_kwargs if k not in _TEMPLATE_KWARGS]
+    if unknown:
+        raise TypeError(
+            f"render() got unknown template kwargs {', '.join(map(repr, unknown))}: "
+            f"the Kimi templates read {', '.join(_TEMPLATE_KWARGS)}"
+        )
+    thinking = template_kwargs.get("thinking")
+    preserve_thinking = template_kwargs.get("preserve_thinking")
+    for key, value in (
+        ("add_generation_prompt", add_generation_prompt),
+        ("strict", strict),
+        ("normalize_ids", normalize_ids),
+        ("plain_template", plain_template),
+        ("thinking", thinking if thinking is not None else False),
+        ("preserve_thinking", preserve_thinking if preserve_thinking is not None else False),
+    ):
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} must be True or False, not {value!r}")
+
+    message_list = _as_message_dicts(messages)
+    if tools is not None and strict:
+        _check_tools(tools)
+    if strict:
+        try:
+            _check_messages(message_list, template)
+        except _Bad as e:
+            raise ValueError(str(e)) from None
+    if normalize_ids:
+        message_list = normalize_tool_call_ids(message_list, strict=strict).messages
+    try:
+        return _render(
+            message_list,
+            tools,
+            template,
+            add_generation_prompt,
+            thinking,
+            preserve_thinking,
+            strict,
+            plain_template,
+        )
+    except _Bad as e:
+        raise ValueError(str(e)) from None
+
+
+# --- token ids -----------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _vocabulary(path: str) -> Any:
+    from .vocab import KimiVocabulary
+
+    return KimiVocabulary.from_file(path)
+
+
+def _load_vocabulary(path: str | os.PathLike[str]) -> Any:
+    """A ``tiktoken.model`` file, or a model directory that holds one."""
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        candidate = os.path.join(p, "tiktoken.model")
+        if not os.path.isfile(candidate):
+            raise ValueError(f"{p} has no tiktoken.model: pass the Kimi model directory or the file itself")
+        p = candidate
+    elif not os.path.isfile(p):
+        raise ValueError(f"{p} does not exist: pass the Kimi model directory or its tiktoken.model")
+    return _vocabulary(os.path.realpath(p))
+
+
+def encode_prompt(text: str, tokenizer: Any) -> list[int]:
+    """Token ids of a rendered prompt, special tokens by id, as the official tokenizer encodes it.
+
+    ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, the path of a Kimi model directory or its
+    ``tiktoken.model`` (needs the ``tiktoken`` extra), or a ``transformers`` tokenizer (encoded as
+    ``apply_chat_template(tokenize=True)`` does: without adding special tokens).
+    """
+    from .vocab import KimiVocabulary
+
+    if not isinstance(text, str):
+        raise TypeError(f"encode_prompt() takes the prompt as str, not {type(text).__name__}")
+    if isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = _load_vocabulary(tokenizer)
+    if isinstance(tokenizer, KimiVocabulary):
+        return tokenizer.encode(text, allowed_special="all")
+    if callable(getattr(tokenizer, "encode_ordinary", None)):  # a tiktoken.Encoding
+        return list(tokenizer.encode(text, allowed_special="all"))
+    if callable(tokenizer) and callable(getattr(tokenizer, "encode", None)):  # a transformers tokenizer
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [int(i) for i in ids]
+    raise TypeError(
+        "tokenizer must be a KimiVocabulary, a path to a Kimi model directory or its tiktoken.model, "
+        f"or a transformers tokenizer, not {type(tokenizer).__name__}"
+    )
+
+
+def render_ids(
+    messages: Iterable[Any],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    tokenizer: Any,
+    model: str = "kimi-k2-instruct",
+    add_generation_prompt: bool = True,
+    strict: bool = True,
+    normalize_ids: bool = False,
+    plain_template: bool = False,
+    **template_kwargs: bool | None,
+) -> list[int]:
+    """:func:`render`, then :func:`encode_prompt`: the prompt's token ids for a raw ``/completions`` call."""
+    text = render(
+        messages,
+        tools,
+        model=model,
+        add_generation_prompt=add_generation_prompt,
+        strict=strict,
+        normalize_ids=normalize_ids,
+        plain_template=plain_template,
+        **template_kwargs,
+    )
+    return encode_prompt(text, tokenizer)
