@@ -63,21 +63,16 @@ def normalize_tool_call_ids(messages: Iterable[dict[str, Any]], *, strict: bool 
                 index += 1
                 old_id = call.get("id")
                 mapping[new_id] = old_id
-                try:
+                if isinstance(old_id, (str, int)):  # results can name only such ids (None names no call)
                     if old_id not in seen_here:
                         pending[old_id] = []
                         seen_here.add(old_id)
                     pending[old_id].append(new_id)
-                except TypeError:  # an unhashable id cannot be matched by any result
-                    pass
                 new_calls.append({**call, "id": new_id})
             out.append({**message, "tool_calls": new_calls})
         elif role == "tool":
             old_id = message.get("tool_call_id")
-            try:
-                queue = pending.get(old_id)
-            except TypeError:
-                queue = None
+            queue = pending.get(old_id) if isinstance(old_id, (str, int)) else None
             if not queue:
                 if strict:
                     raise ValueError(

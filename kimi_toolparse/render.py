@@ -153,6 +153,13 @@ def _as_message_dicts(messages: Any) -> list[Any]:
     return out
 
 
+def _as_tool_dicts(tools: Any) -> Any:
+    """Tool models (anything with ``model_dump``) as dicts; anything else as it is."""
+    if not isinstance(tools, (list, tuple)) or all(type(t) is dict for t in tools):
+        return tools
+    return [t.model_dump(exclude_unset=True) if callable(getattr(t, "model_dump", None)) else t for t in tools]
+
+
 def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
     """Strict mode: name the message and field of anything that would render into an odd prompt."""
     if not messages:
@@ -437,15 +444,16 @@ def render(
             raise TypeError(f"{key} must be True or False, not {value!r}")
 
     message_list = _as_message_dicts(messages)
+    tools = _as_tool_dicts(tools)
     if tools is not None and strict:
         _check_tools(tools)
+    if normalize_ids:  # first, so that calls without ids get one
+        message_list = normalize_tool_call_ids(message_list, strict=strict).messages
     if strict:
         try:
             _check_messages(message_list, template)
         except _Bad as e:
             raise ValueError(str(e)) from None
-    if normalize_ids:
-        message_list = normalize_tool_call_ids(message_list, strict=strict).messages
     try:
         return _render(
             message_list,
