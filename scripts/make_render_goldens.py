@@ -462,6 +462,13 @@ def edge_cases() -> list[dict[str, Any]]:
                 },
                 {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "Hot"},
                 {"role": "assistant", "content": None, "reasoning": "R3 only in reasoning", "tool_calls": []},
+                {"role": "user", "content": "Q3"},
+                {
+                    "role": "assistant",
+                    "content": "A4",
+                    "thinking": "R4 under the name gpt-oss templates read",
+                    "tool_calls": [_call("functions.get_weather:1", "get_weather", {"city": "Oslo"})],
+                },
             ],
         },
         {
