@@ -1,0 +1,103 @@
+"""Byte-for-byte against the committed goldens (made by ``scripts/make_render_goldens.py`` from the official
+templates): the 99 K2VV requests and our edge cases, for every model and kwarg combination."""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import importlib.util
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from kimi_toolparse.render import render
+from kimi_toolparse.templates import MODELS
+
+from .conftest import FIXTURES, REFERENCE, ROOT, need_shared
+
+GOLDENS = FIXTURES / "render" / "goldens.json"
+
+
+@cache
+def goldens() -> dict[str, Any]:
+    with GOLDENS.open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def load_golden_script() -> Any:
+    """``scripts/make_render_goldens.py`` as a module: the Jinja oracle lives there."""
+    spec = importlib.util.spec_from_file_location(
+        "make_render_goldens", ROOT / "scripts" / "make_render_goldens.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _diff(got: str, want: str) -> str:
+    matcher = difflib.SequenceMatcher(None, got, want, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            ours, official = got[max(i1 - 20, 0) : i2 + 20], want[max(j1 - 20, 0) : j2 + 20]
+            return f"first difference at {i1}: ours {ours!r}, official {official!r}"
+    return "equal"
+
+
+def _render_case(case: dict[str, Any]) -> str:
+    conv = goldens()["conversations"][case["conversation"]]
+    return render(
+        conv["messages"],
+        conv["tools"],
+        model=case["model"],
+        add_generation_prompt=case["add_generation_prompt"],
+        strict=conv["strict"],
+        plain_template=case.get("plain_template", False),
+        **case["kwargs"],
+    )
+
+
+def _case_id(case: dict[str, Any]) -> str:
+    kwargs = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
+    plain = ",plain" if case.get("plain_template") else ""
+    return f"{case['conversation']}|{case['model']}|{kwargs}{plain}|gen={case['add_generation_prompt']}"
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_goldens_byte_identical(model: str) -> None:
+    data = goldens()
+    cases = [c for c in data["cases"] if c["model"] == model]
+    assert cases
+    for case in cases:
+        got = _render_case(case)
+        want = data["prompts"][case["prompt"]]
+        assert got == want, f"{_case_id(case)}: {_diff(got, want)}"
+
+
+def test_goldens_cover_every_k2vv_request_model_and_combination() -> None:
+    data = goldens()
+    sources = {s for conv in data["conversations"].values() for s in conv["sources"] if s.startswith("k2vv/")}
+    assert sources == {f"k2vv/requests.jsonl#{i}" for i in range(99)}
+    combos: dict[str, set[str]] = collections.defaultdict(set)
+    renders = 0
+    for case in data["cases"]:
+        combos[case["model"]].add(json.dumps(case["kwargs"], sort_keys=True))
+        renders += len(data["conversations"][case["conversation"]]["sources"])
+    assert set(combos) == set(MODELS)
+    assert {"thinking": False} in [json.loads(k) for k in combos["kimi-k2.5"]]
+    assert {"preserve_thinking": True} in [json.loads(k) for k in combos["kimi-k2.6"]]
+    # 99 requests x 13 model/kwarg combinations x 2 (generation prompt) x 2 (tokenizer vs plain template)
+    assert renders >= 99 * 13 * 2 * 2
+    edge = [c for c in data["conversations"] if c.startswith("edge-")]
+    assert len(edge) >= 20 and any(not data["conversations"][c]["strict"] for c in edge)
+
+
+def test_goldens_are_up_to_date_with_the_official_templates() -> None:
+    need_shared(REFERENCE / "templates")
+    pytest.importorskip("jinja2", reason="the Jinja oracle needs jinja2 (pip install -e '.[test]')")
+    script = load_golden_script()
+    fresh = script.dump(script.build())
+    assert fresh == GOLDENS.read_text(encoding="utf-8"), "run scripts/make_render_goldens.py"
