@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Render the 99 K2VV conversations for each model: ours against the official template through Jinja.
 
-The Jinja side is the official ``chat_template.jinja`` compiled once in transformers' environment and given
-what the official tokenizer gives it: the tools sorted recursively and, for K2.5+, ``tools_ts_str``. Two Jinja
-columns: the template alone (sorted tools and ``tools_ts_str`` prepared outside the timing, its best case), and
-the tokenizer's whole path (sort + TypeScript encoding + template, per render, as ``apply_chat_template`` does).
-Ours does all of it per render. Each figure is the best of several rounds, in microseconds per conversation.
+The Jinja side is the official ``chat_template.jinja`` compiled once in transformers' environment and
+given what the official tokenizer gives it: the tools sorted recursively and, for K2.5+, ``tools_ts_str``.
+Two Jinja columns: the template alone (sorted tools and ``tools_ts_str`` prepared outside the timing, its
+best case), and the tokenizer's whole path (sort + TypeScript encoding + template, per render, as
+``apply_chat_template`` does). Ours does all of it per render (the TypeScript text of a tool list is cached).
+Each figure is the best of several rounds, in microseconds per conversation.
 
     python benchmarks/bench_render.py [--rounds N]
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +30,9 @@ from kimi_toolparse.typescript import deep_sort, render_tools_typescript  # noqa
 
 
 def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("make_render_goldens", ROOT / "scripts" / "make_render_goldens.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_render_goldens", ROOT / "scripts" / "make_render_goldens.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -100,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(f"{n} K2VV conversations per model, best of {args.rounds} rounds, µs per conversation\n")
     for i, r in enumerate(table):
-        print("  ".join(cell.rjust(w) if j else cell.ljust(w) for j, (cell, w) in enumerate(zip(r, widths))))
+        print(
+            "  ".join(
+                cell.rjust(w) if j else cell.ljust(w)
+                for j, (cell, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
     worst = min(t / o for _, o, t, _ in rows)
