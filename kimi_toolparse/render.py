@@ -157,7 +157,9 @@ def _as_tool_dicts(tools: Any) -> Any:
     """Tool models (anything with ``model_dump``) as dicts; anything else as it is."""
     if not isinstance(tools, (list, tuple)) or all(type(t) is dict for t in tools):
         return tools
-    return [t.model_dump(exclude_unset=True) if callable(getattr(t, "model_dump", None)) else t for t in tools]
+    return [
+        t.model_dump(exclude_unset=True) if callable(getattr(t, "model_dump", None)) else t for t in tools
+    ]
 
 
 def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
