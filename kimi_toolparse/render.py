@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .call_ids import normalize_tool_call_ids
-from .templates import ChatTemplate, Reasoning, resolve_model
+from .templates import ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
 
 __all__ = ["encode_prompt", "render", "render_ids"]
@@ -88,13 +88,26 @@ def _typescript_or_none(sorted_tools: Any) -> str | None:
         return None
 
 
+#: The template's ``tojson`` (ensure_ascii=False), compact or with the default separators; json's sort_keys
+#: sorts every dict's keys, exactly like the tokenizer's recursive sort. Built once: json.dumps with options
+#: builds a new encoder per call.
+_JSON: Final = {
+    (spaced, sort): json.JSONEncoder(
+        ensure_ascii=False, separators=(", ", ": ") if spaced else (",", ":"), sort_keys=sort
+    )
+    for spaced in (False, True)
+    for sort in (False, True)
+}
+
+
 def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
     """The body of the ``tool_declare`` turn: TypeScript where the tokenizer builds it, else compact JSON."""
+    legacy = template.legacy
+    spaced = legacy is not None and legacy.spaced_tools_json
     try:
         if plain:
-            return json.dumps(tools, ensure_ascii=False, separators=(",", ":"))
-        # json's sort_keys sorts every dict's keys, exactly like the tokenizer's recursive sort
-        canonical = json.dumps(tools, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+            return _JSON[spaced, False].encode(tools)
+        canonical = _JSON[spaced, True].encode(tools)
     except (TypeError, ValueError) as e:
         if not plain and template.typescript_tools:
             declared = _typescript_or_none(deep_sort(tools))
@@ -279,7 +292,16 @@ def _content(content: Any, template: ChatTemplate) -> str:
     return "".join(out)
 
 
-def _calls(calls: Any) -> str:
+def _with_prefix(call_id: Any, field: str) -> str:
+    """``functions.`` before an id that lacks it, as some older revisions write ids."""
+    if not isinstance(call_id, str):
+        raise _Bad(
+            f"{field} is {'missing' if call_id is _MISSING else repr(call_id)}: the template cannot prefix it"
+        )
+    return call_id if call_id.startswith("functions.") else "functions." + call_id
+
+
+def _calls(calls: Any, prefix_ids: bool = False) -> str:
     """The tool-call section: each call's id and arguments (a string verbatim, anything else as JSON)."""
     out = [_SECTION_BEGIN]
     try:
@@ -303,7 +325,9 @@ def _calls(calls: Any) -> str:
                     arguments = json.dumps(arguments, ensure_ascii=False)
                 except (TypeError, ValueError) as e:
                     raise _Bad(f"tool_calls[{k}].function.arguments cannot be written as JSON: {e}") from None
-        out += (_CALL_BEGIN, _show(_item(call, "id")), _ARG_BEGIN, arguments, _CALL_END)
+        call_id = _item(call, "id")
+        shown = _with_prefix(call_id, f"tool_calls[{k}].id") if prefix_ids else _show(call_id)
+        out += (_CALL_BEGIN, shown, _ARG_BEGIN, arguments, _CALL_END)
     out.append(_SECTION_END)
     return "".join(out)
 
@@ -335,17 +359,15 @@ def _render(
     strict: bool,
     plain: bool,
 ) -> str:
+    if template.legacy is not None:
+        from .legacy import render_legacy  # imports this module's helpers
+
+        declaration = _tool_declaration(tools, template, plain) if tools else None
+        return render_legacy(messages, declaration, template, add_generation_prompt, strict)
+
     out: list[str] = []
     if tools:
         out += (_SYSTEM, "tool_declare", _MIDDLE, _tool_declaration(tools, template, plain), _END)
-
-    first_role = _item(messages[0], "role") if messages else _MISSING
-    default_system = template.default_system
-    if default_system is not None and first_role != "system":
-        if not template.default_system_in_loop:
-            out += (_SYSTEM, "system", _MIDDLE, default_system, _END)
-        elif messages:
-            out += (_SYSTEM, "system", _MIDDLE, default_system, _END, "\n")
 
     # Which assistant turns keep their reasoning: those after the last answer (an assistant turn without
     # tool calls), or all of them. The turn of the last answer itself gets an empty think block.
@@ -360,6 +382,22 @@ def _render(
             if m.get("role") == "assistant" and not m.get("tool_calls"):
                 keep_from = idx + 1
                 break
+    elif mode is Reasoning.FROM_LAST_USER:
+        for idx in range(len(messages) - 1, -1, -1):
+            if messages[idx].get("role") == "user":
+                keep_from = idx
+                break
+
+    default_system = template.default_system
+    if default_system is not None and (_item(messages[0], "role") if messages else _MISSING) != "system":
+        placement = template.default_system_placement
+        if (
+            placement is SystemPlacement.BEFORE_MESSAGES
+            or (placement is SystemPlacement.AT_FIRST_MESSAGE and messages)
+            or (placement is SystemPlacement.AT_FIRST_OF_HISTORY and keep_from > 0)
+        ):
+            out += (_SYSTEM, "system", _MIDDLE, default_system, _END, template.default_system_suffix)
+
     empty_kept_think = (
         template.reads_thinking
         and thinking is False
@@ -381,15 +419,18 @@ def _render(
             if role == "assistant":
                 if mode is not Reasoning.NONE:
                     if idx < keep_from or empty_kept_think:
-                        out.append(_EMPTY_THINK)
+                        out += (template.think_open, template.think_close)
                     else:
-                        out += ("<think>", _reasoning(m, template, strict), "</think>")
+                        out += (template.think_open, _reasoning(m, template, strict), template.think_close)
                 out.append(_content(m.get("content"), template))
                 calls = m.get("tool_calls")
                 if calls:
-                    out.append(_calls(calls))
+                    out.append(_calls(calls, template.prefix_call_ids))
             elif role == "tool":
-                out += ("## Return of ", _show(m.get("tool_call_id", _MISSING)), "\n")
+                call_id = m.get("tool_call_id", _MISSING)
+                if template.prefix_result_ids:
+                    call_id = _with_prefix(call_id, "tool_call_id")
+                out += ("## Return of ", _show(call_id), "\n")
                 out.append(_content(m.get("content"), template))
             else:
                 out.append(_content(m.get("content"), template))
