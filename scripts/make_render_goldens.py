@@ -12,6 +12,7 @@ combination of the kwargs its template reads, with and without the generation pr
 
 Strict-mode cases are rendered from the conversation as transformers >= 5 hands it to the template (null
 fields dropped, reasoning aliased to ``reasoning_content``), lenient cases from the conversation as it is.
+Where a template fails on a (lenient) case, the case records the error instead of a prompt.
 
     python scripts/make_render_goldens.py            # rewrite the goldens
     python scripts/make_render_goldens.py --check    # exit 1 if they are out of date
@@ -40,9 +41,11 @@ GOLDENS = ROOT / "fixtures" / "render" / "goldens.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from kimi_toolparse.templates import REVISIONS  # noqa: E402
 from kimi_toolparse.typescript import deep_sort, render_tools_typescript  # noqa: E402
 
-#: Newest official template of each model, under ``reference/templates/``.
+#: The official template of each model under ``reference/templates/``: the newest, and every older revision
+#: the renderer supports (``history/DATE_REVISION_...jinja``).
 TEMPLATE_FILES: dict[str, str] = {
     "kimi-k2-instruct": "Kimi-K2-Instruct/chat_template.jinja",
     "kimi-k2-instruct-0905": "Kimi-K2-Instruct-0905/chat_template.jinja",
@@ -67,6 +70,16 @@ KWARG_COMBOS: dict[str, list[dict[str, bool]]] = {
     ],
     "kimi-k2.7-code": [{}, {"thinking": False}],
 }
+
+
+def _history_file(name: str, repo: str, revision: str) -> str:
+    folder = repo.split("/", 1)[1]
+    found = sorted((REFERENCE / "templates" / folder / "history").glob(f"*_{revision}_*.jinja"))
+    return f"{folder}/history/{found[0].name}" if found else f"{folder}/history/MISSING_{revision}.jinja"
+
+
+TEMPLATE_FILES.update({name: _history_file(name, t.repo, t.revision) for name, t in REVISIONS.items()})
+KWARG_COMBOS.update({name: [{}] for name in REVISIONS})
 
 TYPESCRIPT_MODELS = frozenset({"kimi-k2.5", "kimi-k2.6", "kimi-k2.7-code"})
 
@@ -604,21 +617,25 @@ def build() -> dict[str, Any]:
             for kwargs in combos:
                 for plain in (False, True) if conv["tools"] else (False,):
                     for generation in (True, False):
-                        text = oracle_render(
-                            model,
-                            copy.deepcopy(messages),
-                            copy.deepcopy(conv["tools"]),
-                            add_generation_prompt=generation,
-                            plain_template=plain,
-                            **kwargs,
-                        )
-                        pid = hashlib.sha256(text.encode()).hexdigest()[:16]
-                        prompts[pid] = text
                         case: dict[str, Any] = {"conversation": cid, "model": model, "kwargs": kwargs}
                         case["add_generation_prompt"] = generation
                         if plain:
                             case["plain_template"] = True
-                        case["prompt"] = pid
+                        try:
+                            text = oracle_render(
+                                model,
+                                copy.deepcopy(messages),
+                                copy.deepcopy(conv["tools"]),
+                                add_generation_prompt=generation,
+                                plain_template=plain,
+                                **kwargs,
+                            )
+                        except Exception as e:  # the template itself fails on this (lenient) input
+                            case["template_error"] = f"{type(e).__name__}: {e}"
+                        else:
+                            pid = hashlib.sha256(text.encode()).hexdigest()[:16]
+                            prompts[pid] = text
+                            case["prompt"] = pid
                         cases.append(case)
     templates = {
         model: {
