@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from kimi_toolparse.call_ids import normalize_tool_call_ids
 from kimi_toolparse.chat import ChatMessage, Conversation
 from kimi_toolparse.render import render
-from kimi_toolparse.templates import MODELS, resolve_model
+from kimi_toolparse.templates import MODELS, REVISIONS, resolve_model
 
 WEATHER = {
     "type": "function",
@@ -75,6 +75,24 @@ def test_unknown_model_lists_the_known_ones() -> None:
         render([{"role": "user", "content": "x"}], model="kimi-k3")
     with pytest.raises(TypeError, match="model name"):
         render([{"role": "user", "content": "x"}], model=None)  # type: ignore[arg-type]
+
+
+def test_older_revisions_by_commit() -> None:
+    assert resolve_model("kimi-k2-instruct@22bf1395") is REVISIONS["kimi-k2-instruct@22bf1395"]
+    assert resolve_model("moonshotai/Kimi-K2-Thinking@652f5f9e").think_open == "◁think▷"
+    # the newest by its commit, and a prefix of a commit
+    assert resolve_model("kimi-k2-instruct@0102674b") is MODELS["kimi-k2-instruct"]
+    assert resolve_model("kimi-k2-instruct@22bf") is REVISIONS["kimi-k2-instruct@22bf1395"]
+    with pytest.raises(ValueError, match=r"unknown revision 'deadbeef' of kimi-k2-thinking: use one of 6126"):
+        resolve_model("kimi-k2-thinking@deadbeef")
+    # the first release's bugs, reproduced: a fixed header per known role, no tool calls rendered
+    prompt = render(_loop(), model="kimi-k2-instruct@22bf1395", add_generation_prompt=False)
+    assert prompt == (
+        "<|im_system|>system<|im_middle|>You are a helpful assistant<|im_end|>"
+        "<|im_user|>user<|im_middle|>Weather in Paris?<|im_end|>"
+        "<|im_assistant|>assistant<|im_middle|><|im_end|>"
+        "<|im_system|>tool<|im_middle|>Sunny<|im_end|>"
+    )
 
 
 def test_unknown_and_non_bool_kwargs() -> None:
