@@ -8,7 +8,7 @@ best case), and the tokenizer's whole path (sort + TypeScript encoding + templat
 ``apply_chat_template`` does). Ours does all of it per render (the TypeScript text of a tool list is cached).
 Each figure is the best of several rounds, in microseconds per conversation.
 
-    python benchmarks/bench_render.py [--rounds N]
+    python benchmarks/bench_render.py [--rounds N] [--revisions]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def _best(fn: Callable[[], None], rounds: int, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=30, help="timing rounds per column (best is kept)")
+    ap.add_argument("--revisions", action="store_true", help="also the older template revisions")
     args = ap.parse_args(argv)
     goldens = _load_script()
     if not goldens.REFERENCE.exists():
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(conversations)
 
     rows = []
-    for model in goldens.TEMPLATE_FILES:
+    models = [m for m in goldens.TEMPLATE_FILES if args.revisions or "@" not in m]
+    for model in models:
         template = goldens.compiled_template(model)
         prepared = [(c["messages"], goldens.official_tool_kwargs(model, c["tools"])) for c in conversations]
         typescript = model in goldens.TYPESCRIPT_MODELS
