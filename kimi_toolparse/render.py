@@ -460,11 +460,12 @@ def render(
     """The prompt text a Kimi K2 model expects for ``messages`` (and ``tools``), ready for ``/completions``.
 
     ``model``: ``kimi-k2-instruct``, ``kimi-k2-instruct-0905``, ``kimi-k2-thinking``, ``kimi-k2.5``,
-    ``kimi-k2.6``, ``kimi-k2.7-code`` (or the Hugging Face repository name). ``template_kwargs`` are the
-    ones the templates read: ``thinking`` (K2.5, K2.6) and ``preserve_thinking`` (K2.6); a model whose
-    template does not read one ignores it. ``normalize_ids`` rewrites the history's call ids to
-    ``functions.NAME:IDX`` first (:func:`normalize_tool_call_ids` gives the mapping). ``plain_template``
-    renders what an engine running the bare template produces: tools as unsorted JSON, never TypeScript.
+    ``kimi-k2.6``, ``kimi-k2.7-code`` (or the Hugging Face repository name), with ``@COMMIT`` for an older
+    template revision (``kimi-k2-instruct@22bf1395``). ``template_kwargs`` are the ones the templates
+    read: ``thinking`` (K2.5, K2.6) and ``preserve_thinking`` (K2.6); a model whose template does not read
+    one ignores it. ``normalize_ids`` rewrites the history's call ids to ``functions.NAME:IDX`` first
+    (:func:`normalize_tool_call_ids` gives the mapping). ``plain_template`` renders what an engine running
+    the bare template produces: tools as unsorted JSON, never TypeScript.
     """
     template = resolve_model(model)
     unknown = [k for k in template_kwargs if k not in _TEMPLATE_KWARGS]
