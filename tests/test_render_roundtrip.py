@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse.render import render
@@ -141,3 +141,21 @@ def test_round_trip_of_a_k2vv_style_turn() -> None:
         assert [(c.id, c.name, c.arguments) for c in parsed.tool_calls] == [
             ("functions.search:0", "search", '{"queries":["CORBA"]}')
         ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(list(MODELS)), _assistant_turn())
+def test_next_prompt_extends_the_last_one(model: str, message: dict[str, Any]) -> None:
+    """In a tool-call loop, each prompt starts with the previous prompt and the model's output (a prefix-cache
+    hit for the server): parse the output, append it and the results, render again."""
+    assume(message["content"] is None or message["content"].strip() or not message["content"])
+    history: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+    output, opened_think = _rendered_turn(model, message, history)  # what the model generated
+    prompt = render(history, model=model, normalize_ids=True)
+    parsed = parse(output, thinking=opened_think)
+    results = [
+        {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": "ok"}
+        for call in parsed.tool_calls
+    ]
+    following = render([*history, parsed.to_openai(), *results], model=model, normalize_ids=True)
+    assert following.startswith(prompt + output + "<|im_end|>")
