@@ -14,6 +14,7 @@ for whatever it is given (``None`` included), and raises only where the template
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -76,8 +77,10 @@ class _Bad(ValueError):
 
 # --- tools ---------------------------------------------------------------------------------------------
 
+#: The TypeScript text of recently seen tool lists, by their sorted JSON: a server sends the same tools with
+#: every request, and the encoder is the slow part of a render.
 _TS_CACHE: dict[str, str | None] = {}
-_TS_CACHE_SIZE: Final = 256
+_TS_CACHE_SIZE: Final = 64
 
 
 def _typescript_or_none(sorted_tools: Any) -> str | None:
@@ -121,7 +124,9 @@ def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
     else:
         declared = _typescript_or_none(json.loads(canonical))
         if len(_TS_CACHE) >= _TS_CACHE_SIZE:
-            del _TS_CACHE[next(iter(_TS_CACHE))]
+            # drop the oldest entry; another thread may have dropped it already
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del _TS_CACHE[next(iter(_TS_CACHE))]
         _TS_CACHE[canonical] = declared
     return declared if declared else canonical
 
