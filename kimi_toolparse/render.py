@@ -374,8 +374,9 @@ def _render(
     if tools:
         out += (_SYSTEM, "tool_declare", _MIDDLE, _tool_declaration(tools, template, plain), _END)
 
-    # Which assistant turns keep their reasoning: those after the last answer (an assistant turn without
-    # tool calls), or all of them. The turn of the last answer itself gets an empty think block.
+    # keep_from: the first message whose reasoning is kept. Those after the last answer (an assistant turn
+    # without tool calls; it gets an empty think block itself), from the last user message on (K2-Thinking's
+    # first release), or all of them.
     mode = template.reasoning
     keep_from = len(messages)
     if mode is Reasoning.ALL or (template.reads_preserve_thinking and preserve_thinking):
