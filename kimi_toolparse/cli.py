@@ -1,4 +1,5 @@
-"""The command line: ``kimi-toolparse parse`` (and ``render``, when the renderer is installed).
+"""The command line: ``kimi-toolparse parse`` (raw output to OpenAI JSON) and ``kimi-toolparse render``
+(a conversation file to the exact prompt, or its token ids).
 
 Bad input prints one line, ``kimi-toolparse: ...``, and exits 2; never a traceback.
 """
@@ -13,6 +14,8 @@ from typing import Any, NoReturn, TextIO
 
 from .message import ParsedMessage
 from .parser import StreamParser
+from .render import encode_prompt, render
+from .templates import MODELS
 from .tools import Tools
 
 PROG = "kimi-toolparse"
@@ -51,14 +54,21 @@ def read_json(path: str) -> Any:
         raise UsageError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
 
 
+def _read_tool_list(path: str) -> list[Any]:
+    """The tools in a file: a list, or a request file that has ``tools``."""
+    data = read_json(path)
+    if isinstance(data, dict) and "tools" in data:
+        data = data["tools"]
+    if not isinstance(data, list):
+        raise UsageError(f"{path} must hold a list of tools (or a request with 'tools')")
+    return data
+
+
 def _read_tools(path: str | None) -> Tools | None:
     if path is None:
         return None
-    data = read_json(path)
-    if isinstance(data, dict) and "tools" in data:
-        data = data["tools"]  # a whole request file works too
     try:
-        return Tools(data)
+        return Tools(_read_tool_list(path))
     except (TypeError, ValueError) as e:
         raise UsageError(f"{path}: {e}") from None
 
@@ -106,6 +116,109 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conversation(path: str) -> tuple[Any, Any, dict[str, Any]]:
+    """messages, tools and chat_template_kwargs from a request file or a bare message list."""
+    data = read_json(path)
+    if isinstance(data, list):
+        return data, None, {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} must hold a request object with messages, or a list of messages")
+    if "messages" not in data:
+        raise UsageError(f"{path} has no 'messages': want an OpenAI chat request or a list of messages")
+    kwargs = data.get("chat_template_kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise UsageError(f"{path}: chat_template_kwargs must be an object")
+    known = {k: v for k, v in kwargs.items() if k in ("thinking", "preserve_thinking")}
+    return data["messages"], data.get("tools"), known
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    messages, tools, kwargs = _conversation(args.conversation)
+    if args.tools is not None:
+        tools = _read_tool_list(args.tools)
+    if args.thinking is not None:
+        kwargs["thinking"] = args.thinking
+    if args.preserve_thinking is not None:
+        kwargs["preserve_thinking"] = args.preserve_thinking
+    if args.ids and not args.vocab:
+        raise UsageError("--ids needs --vocab PATH (the Kimi model directory or its tiktoken.model)")
+    try:
+        text = render(
+            messages,
+            tools,
+            model=args.model,
+            add_generation_prompt=args.generation_prompt,
+            strict=not args.lenient,
+            normalize_ids=args.normalize_ids,
+            plain_template=args.plain_template,
+            **kwargs,
+        )
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{args.conversation}: {' '.join(str(e).split())}") from None
+    if args.ids:
+        try:
+            ids = encode_prompt(text, args.vocab)
+        except (OSError, ValueError, ImportError) as e:
+            raise UsageError(" ".join(str(e).split())) from None
+        sys.stdout.write(json.dumps(ids) + "\n")
+        return 0
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None:
+        sys.stdout.flush()
+        out.write(text.encode("utf-8"))
+        out.flush()
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "render",
+        help="render a conversation into the exact Kimi K2 prompt (for raw /completions)",
+        description=(
+            "Render a conversation (an OpenAI chat request with messages and tools, or a list of messages; "
+            "- for stdin) into the prompt text a Kimi K2 model expects, or its token ids."
+        ),
+    )
+    p.add_argument(
+        "conversation", metavar="CONVERSATION.json", help="the request or message list; - for stdin"
+    )
+    p.add_argument(
+        "--model",
+        default="kimi-k2-instruct",
+        metavar="NAME",
+        help=f"the model whose template to use: {', '.join(MODELS)} (default kimi-k2-instruct)",
+    )
+    p.add_argument(
+        "--tools", metavar="TOOLS.json", help="the tools (a list, or a request file); overrides the file's"
+    )
+    p.add_argument(
+        "--no-generation-prompt",
+        dest="generation_prompt",
+        action="store_false",
+        help="leave out the opening of the assistant's turn",
+    )
+    thinking = p.add_mutually_exclusive_group()
+    thinking.add_argument(
+        "--thinking", dest="thinking", action="store_true", default=None, help="thinking=True"
+    )
+    thinking.add_argument(
+        "--no-thinking", dest="thinking", action="store_false", help="thinking=False (K2.5, K2.6)"
+    )
+    p.add_argument("--preserve-thinking", action="store_true", default=None, help="keep all reasoning (K2.6)")
+    p.add_argument("--normalize-ids", action="store_true", help="rewrite tool-call ids to functions.NAME:IDX")
+    p.add_argument(
+        "--plain-template", action="store_true", help="as a bare Jinja engine renders it (JSON tools)"
+    )
+    p.add_argument("--lenient", action="store_true", help="render what the template renders, without checks")
+    p.add_argument("--ids", action="store_true", help="print the token ids (a JSON list) instead of the text")
+    p.add_argument(
+        "--vocab", metavar="PATH", help="with --ids: the Kimi model directory or its tiktoken.model"
+    )
+    p.set_defaults(handler=cmd_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _ArgumentParser(prog=PROG, description="Parse and render Kimi K2 raw output and prompts.")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
@@ -123,12 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-reason", metavar="REASON", help="the engine's stop reason, e.g. length")
     p.add_argument("--diagnostics", action="store_true", help="print a table of diagnostics on stderr")
     p.set_defaults(handler=cmd_parse)
-    try:
-        from . import cli_render
-    except ImportError:  # pragma: no cover - the renderer ships with the package
-        pass
-    else:
-        cli_render.add_parser(sub)
+    _add_render(sub)
     return ap
 
 
