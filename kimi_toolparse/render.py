@@ -21,24 +21,25 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from . import tokens
 from .call_ids import normalize_tool_call_ids
 from .templates import ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
 
 __all__ = ["encode_prompt", "render", "render_ids"]
 
-_USER: Final = "<|im_user|>"
-_ASSISTANT: Final = "<|im_assistant|>"
-_SYSTEM: Final = "<|im_system|>"
-_MIDDLE: Final = "<|im_middle|>"
-_END: Final = "<|im_end|>"
-_SECTION_BEGIN: Final = "<|tool_calls_section_begin|>"
-_SECTION_END: Final = "<|tool_calls_section_end|>"
-_CALL_BEGIN: Final = "<|tool_call_begin|>"
-_ARG_BEGIN: Final = "<|tool_call_argument_begin|>"
-_CALL_END: Final = "<|tool_call_end|>"
+_USER: Final = tokens.IM_USER
+_ASSISTANT: Final = tokens.IM_ASSISTANT
+_SYSTEM: Final = tokens.IM_SYSTEM
+_MIDDLE: Final = tokens.IM_MIDDLE
+_END: Final = tokens.IM_END
+_SECTION_BEGIN: Final = tokens.SECTION_BEGIN
+_SECTION_END: Final = tokens.SECTION_END
+_CALL_BEGIN: Final = tokens.CALL_BEGIN
+_ARG_BEGIN: Final = tokens.ARG_BEGIN
+_CALL_END: Final = tokens.CALL_END
 _GENERATION: Final = _ASSISTANT + "assistant" + _MIDDLE
-_EMPTY_THINK: Final = "<think></think>"
+_EMPTY_THINK: Final = tokens.THINK_BEGIN + tokens.THINK_END
 _TEMPLATE_KWARGS: Final = ("thinking", "preserve_thinking")
 
 

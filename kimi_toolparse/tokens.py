@@ -69,6 +69,10 @@ CALL_END: Final = "<|tool_call_end|>"
 THINK_BEGIN: Final = "<think>"
 THINK_END: Final = "</think>"
 IM_END: Final = "<|im_end|>"
+IM_USER: Final = "<|im_user|>"
+IM_ASSISTANT: Final = "<|im_assistant|>"
+IM_SYSTEM: Final = "<|im_system|>"
+IM_MIDDLE: Final = "<|im_middle|>"
 
 #: Singular spellings the models sometimes write; they have no id, so they are recognised by text always.
 SINGULAR_SECTION_BEGIN: Final = "<|tool_call_section_begin|>"
