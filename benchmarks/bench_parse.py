@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
 from tests.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
+from tests.streams import decode_steps  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
@@ -81,18 +82,7 @@ def tokens_of(vocab: KimiVocabulary | None, text: str) -> list[tuple[str, list[i
     """(text, ids) per decode step; without the vocabulary, 4-character pieces and no ids."""
     if vocab is None:
         return [(text[i : i + 4], []) for i in range(0, len(text), 4)]
-    steps: list[tuple[str, list[int]]] = []
-    pending, pending_ids = b"", []
-    for t in vocab.encode(text):
-        pending += vocab.token_bytes(t)
-        pending_ids.append(t)
-        try:
-            piece = pending.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        steps.append((piece, pending_ids))
-        pending, pending_ids = b"", []
-    return steps
+    return decode_steps(vocab, vocab.encode(text))
 
 
 def output_of_tokens(

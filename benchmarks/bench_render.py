@@ -29,16 +29,6 @@ from kimi_toolparse.render import render  # noqa: E402
 from kimi_toolparse.typescript import deep_sort, render_tools_typescript  # noqa: E402
 
 
-def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_render_goldens", ROOT / "scripts" / "make_render_goldens.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _best(fn: Callable[[], None], rounds: int, n: int) -> float:
     """Best wall time of ``rounds`` runs of ``fn``, in microseconds per item (``n`` items per run)."""
     best = float("inf")
@@ -54,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=30, help="timing rounds per column (best is kept)")
     ap.add_argument("--revisions", action="store_true", help="also the older template revisions")
     args = ap.parse_args(argv)
-    goldens = _load_script()
+    goldens = importlib.import_module("scripts.make_render_goldens")
     if not goldens.REFERENCE.exists():
         print(f"needs the reference data at {goldens.REFERENCE} (set KIMI_SHARED)", file=sys.stderr)
         return 2

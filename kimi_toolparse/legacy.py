@@ -25,6 +25,7 @@ from .render import (
     _USER,
     _Bad,
     _content,
+    _each_call,
     _item,
     _show,
 )
@@ -128,14 +129,7 @@ def _body(
 
 def _calls(calls: Any, fmt: LegacyFormat) -> str:
     out = [_SECTION_BEGIN]
-    try:
-        iterator = iter(calls)
-    except TypeError:
-        raise _Bad(f"tool_calls is a {type(calls).__name__}: the template cannot iterate it") from None
-    for k, call in enumerate(iterator):
-        function = _item(call, "function")
-        if function is _MISSING:
-            raise _Bad(f"tool_calls[{k}].function is missing: the template cannot render the call")
+    for k, call, function in _each_call(calls):
         if fmt.call_ids == "position":
             name = _item(function, "name")
             if not isinstance(name, str):

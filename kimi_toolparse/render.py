@@ -18,7 +18,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from . import tokens
@@ -307,9 +307,8 @@ def _with_prefix(call_id: Any, field: str) -> str:
     return call_id if call_id.startswith("functions.") else "functions." + call_id
 
 
-def _calls(calls: Any, prefix_ids: bool = False) -> str:
-    """The tool-call section: each call's id and arguments (a string verbatim, anything else as JSON)."""
-    out = [_SECTION_BEGIN]
+def _each_call(calls: Any) -> Iterator[tuple[int, Any, Any]]:
+    """``(k, call, call.function)`` as the templates loop over the calls, failing where they fail."""
     try:
         iterator = iter(calls)
     except TypeError:
@@ -318,6 +317,13 @@ def _calls(calls: Any, prefix_ids: bool = False) -> str:
         function = _item(call, "function")
         if function is _MISSING:
             raise _Bad(f"tool_calls[{k}].function is missing: the template cannot render the call")
+        yield k, call, function
+
+
+def _calls(calls: Any, prefix_ids: bool = False) -> str:
+    """The tool-call section: each call's id and arguments (a string verbatim, anything else as JSON)."""
+    out = [_SECTION_BEGIN]
+    for k, call, function in _each_call(calls):
         arguments = _item(function, "arguments")
         if type(arguments) is not str:
             if arguments is _MISSING:

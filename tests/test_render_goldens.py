@@ -15,7 +15,7 @@ import pytest
 from kimi_toolparse.render import render
 from kimi_toolparse.templates import MODELS, REVISIONS
 
-from .conftest import FIXTURES, REFERENCE, ROOT, need_shared
+from .conftest import FIXTURES, REFERENCE, need_shared
 
 GOLDENS = FIXTURES / "render" / "goldens.json"
 
@@ -28,14 +28,8 @@ def goldens() -> dict[str, Any]:
 
 
 def load_golden_script() -> Any:
-    """``scripts/make_render_goldens.py`` as a module: the Jinja oracle lives there."""
-    spec = importlib.util.spec_from_file_location(
-        "make_render_goldens", ROOT / "scripts" / "make_render_goldens.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``scripts/make_render_goldens.py``: the Jinja oracle lives there."""
+    return importlib.import_module("scripts.make_render_goldens")
 
 
 def _diff(got: str, want: str) -> str:
