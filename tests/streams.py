@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kimi_toolparse import KimiVocabulary, ParsedMessage, StreamParser
-from kimi_toolparse.tokens import FIRST_SPECIAL_ID, SKIPPED_BY_DETOKENIZERS
+from kimi_toolparse.tokens import SKIPPED_BY_DETOKENIZERS
 
 
 def encode(vocab: KimiVocabulary, text: str, data_spans: Sequence[str] = ()) -> list[int]:
@@ -113,7 +113,3 @@ def assert_stream_matches(events: list[Any], message: ParsedMessage) -> None:
 def message_dict(message: ParsedMessage) -> dict[str, Any]:
     """Everything a message holds, for comparing runs (diagnostics included)."""
     return json.loads(message.model_dump_json())
-
-
-def is_special(token_id: int) -> bool:
-    return token_id >= FIRST_SPECIAL_ID
