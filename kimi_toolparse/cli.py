@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TextIO
 from .message import ParsedMessage
 from .parser import StreamParser
 from .render import encode_prompt, render
-from .templates import MODELS
+from .templates import MODELS, resolve_model
 from .tools import Tools
 
 PROG = "kimi-toolparse"
@@ -116,11 +116,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _conversation(path: str) -> tuple[Any, Any, dict[str, Any]]:
-    """messages, tools and chat_template_kwargs from a request file or a bare message list."""
+def _conversation(path: str) -> tuple[Any, Any, dict[str, Any], Any]:
+    """messages, tools, chat_template_kwargs and model from a request file or a bare message list."""
     data = read_json(path)
     if isinstance(data, list):
-        return data, None, {}
+        return data, None, {}, None
     if not isinstance(data, dict):
         raise UsageError(f"{path} must hold a request object with messages, or a list of messages")
     if "messages" not in data:
@@ -129,11 +129,28 @@ def _conversation(path: str) -> tuple[Any, Any, dict[str, Any]]:
     if not isinstance(kwargs, dict):
         raise UsageError(f"{path}: chat_template_kwargs must be an object")
     known = {k: v for k, v in kwargs.items() if k in ("thinking", "preserve_thinking")}
-    return data["messages"], data.get("tools"), known
+    return data["messages"], data.get("tools"), known, data.get("model")
+
+
+def _model(path: str, flag: str | None, requested: Any) -> str:
+    """The model to render for: the --model flag, else the request's own model when it names a Kimi one."""
+    if flag is not None:
+        return flag
+    models = ", ".join(MODELS)
+    if requested is None:
+        raise UsageError(f"{path} names no model: pass --model NAME ({models})")
+    try:
+        resolve_model(requested)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"{path} asks for model {requested!r}, which is not a Kimi model this renderer knows: "
+            f"pass --model NAME ({models})"
+        ) from None
+    return str(requested)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    messages, tools, kwargs = _conversation(args.conversation)
+    messages, tools, kwargs, requested = _conversation(args.conversation)
     if args.tools is not None:
         tools = _read_tool_list(args.tools)
     if args.thinking is not None:
@@ -142,11 +159,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         kwargs["preserve_thinking"] = args.preserve_thinking
     if args.ids and not args.vocab:
         raise UsageError("--ids needs --vocab PATH (the Kimi model directory or its tiktoken.model)")
+    model = _model(args.conversation, args.model, requested)
     try:
         text = render(
             messages,
             tools,
-            model=args.model,
+            model=model,
             add_generation_prompt=args.generation_prompt,
             strict=not args.lenient,
             normalize_ids=args.normalize_ids,
@@ -186,9 +204,11 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     )
     p.add_argument(
         "--model",
-        default="kimi-k2-instruct",
         metavar="NAME",
-        help=f"the model whose template to use: {', '.join(MODELS)} (default kimi-k2-instruct)",
+        help=(
+            f"the model whose template to use: {', '.join(MODELS)} or a Hugging Face name, @REVISION for "
+            "an older template (default: the request's model, when it names one of these)"
+        ),
     )
     p.add_argument(
         "--tools", metavar="TOOLS.json", help="the tools (a list, or a request file); overrides the file's"

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from . import tokens
 from .call_ids import normalize_tool_call_ids
-from .templates import ChatTemplate, Reasoning, SystemPlacement, resolve_model
+from .templates import MODELS, ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
 
 __all__ = ["encode_prompt", "render", "render_ids"]
@@ -459,11 +459,21 @@ def _render(
     return "".join(out)
 
 
+def _template(model: str | None, caller: str) -> ChatTemplate:
+    """The model's template; no model is an error, since every default would be wrong for most users."""
+    if model is None:
+        raise TypeError(
+            f"{caller}() needs model= (the model name): each model has its own prompt format, so name the "
+            f"one you serve: {', '.join(MODELS)}, or its Hugging Face name such as moonshotai/Kimi-K2.5"
+        )
+    return resolve_model(model)
+
+
 def render(
     messages: Iterable[Any],
     tools: Sequence[Mapping[str, Any]] | None = None,
     *,
-    model: str = "kimi-k2-instruct",
+    model: str | None = None,
     add_generation_prompt: bool = True,
     strict: bool = True,
     normalize_ids: bool = False,
@@ -472,7 +482,8 @@ def render(
 ) -> str:
     """The prompt text a Kimi K2 model expects for ``messages`` (and ``tools``), ready for ``/completions``.
 
-    ``model``: ``kimi-k2-instruct``, ``kimi-k2-instruct-0905``, ``kimi-k2-thinking``, ``kimi-k2.5``,
+    ``model`` (required: each model has its own template, and a wrong one gives a wrong prompt without any
+    error): ``kimi-k2-instruct``, ``kimi-k2-instruct-0905``, ``kimi-k2-thinking``, ``kimi-k2.5``,
     ``kimi-k2.6``, ``kimi-k2.7-code`` (or the Hugging Face repository name), with ``@COMMIT`` for an older
     template revision (``kimi-k2-instruct@22bf1395``). ``template_kwargs`` are the ones the templates
     read: ``thinking`` (K2.5, K2.6) and ``preserve_thinking`` (K2.6); a model whose template does not read
@@ -480,7 +491,7 @@ def render(
     (:func:`normalize_tool_call_ids` gives the mapping). ``plain_template`` renders what an engine running
     the bare template produces: tools as unsorted JSON, never TypeScript.
     """
-    template = resolve_model(model)
+    template = _template(model, "render")
     unknown = [k for k in template_kwargs if k not in _TEMPLATE_KWARGS]
     if unknown:
         raise TypeError(
@@ -580,7 +591,7 @@ def render_ids(
     tools: Sequence[Mapping[str, Any]] | None = None,
     *,
     tokenizer: Any,
-    model: str = "kimi-k2-instruct",
+    model: str | None = None,
     add_generation_prompt: bool = True,
     strict: bool = True,
     normalize_ids: bool = False,
@@ -588,6 +599,7 @@ def render_ids(
     **template_kwargs: bool | None,
 ) -> list[int]:
     """:func:`render`, then :func:`encode_prompt`: the prompt's token ids for a raw ``/completions`` call."""
+    _template(model, "render_ids")
     text = render(
         messages,
         tools,

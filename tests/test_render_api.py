@@ -102,7 +102,7 @@ def test_unknown_and_non_bool_kwargs() -> None:
     with pytest.raises(TypeError, match="thinking must be True or False"):
         render(messages, model="kimi-k2.5", thinking="no")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="add_generation_prompt must be True or False"):
-        render(messages, add_generation_prompt=1)  # type: ignore[arg-type]
+        render(messages, model="kimi-k2-instruct", add_generation_prompt=1)  # type: ignore[arg-type]
 
 
 def test_kwargs_a_template_does_not_read_are_ignored() -> None:
@@ -248,7 +248,7 @@ def test_lenient_mode_fails_where_the_template_fails() -> None:
         {"role": "assistant", "content": None, "tool_calls": [{"id": "a", "function": {"name": "f"}}]}
     ]
     with pytest.raises(ValueError, match=r"messages\[0\]: tool_calls\[0\]\.function\.arguments is missing"):
-        render(messages, strict=False)
+        render(messages, model="kimi-k2-instruct", strict=False)
 
 
 def test_video_needs_a_model_with_a_video_placeholder() -> None:
@@ -268,14 +268,14 @@ def test_video_needs_a_model_with_a_video_placeholder() -> None:
 )
 def test_bad_tools(tools: Any, error: str, kind: type[Exception]) -> None:
     with pytest.raises(kind, match=error):
-        render([{"role": "user", "content": "x"}], tools)
+        render([{"role": "user", "content": "x"}], tools, model="kimi-k2-instruct")
 
 
 def test_messages_must_be_a_list_of_dicts() -> None:
     with pytest.raises(TypeError, match="messages must be a list"):
-        render({"role": "user", "content": "x"})  # type: ignore[arg-type]
+        render({"role": "user", "content": "x"}, model="kimi-k2-instruct")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"messages\[1\] must be a dict"):
-        render([{"role": "user", "content": "x"}, "hello"])
+        render([{"role": "user", "content": "x"}, "hello"], model="kimi-k2-instruct")
 
 
 # --- message models -----------------------------------------------------------------------------------
@@ -301,10 +301,10 @@ def test_parsed_messages_can_be_appended_as_they_are() -> None:
     )
     parsed = parse(output)
     messages = [{"role": "user", "content": "Weather?"}, parsed]
-    assert render(messages, add_generation_prompt=False) == render(
-        [messages[0], parsed.to_openai()], add_generation_prompt=False
+    assert render(messages, model="kimi-k2-instruct", add_generation_prompt=False) == render(
+        [messages[0], parsed.to_openai()], model="kimi-k2-instruct", add_generation_prompt=False
     )
-    assert render(messages, add_generation_prompt=False).endswith(
+    assert render(messages, model="kimi-k2-instruct", add_generation_prompt=False).endswith(
         "<|im_assistant|>assistant<|im_middle|>" + output + "<|im_end|>"
     )
 
@@ -339,7 +339,9 @@ def test_normalize_ids_rewrites_calls_and_results_consistently() -> None:
     assert result.next_index == 3
     assert result.original("functions.search:2") == "search:0"
     assert result.original("functions.x:9") == "functions.x:9"
-    assert render(messages, normalize_ids=True) == render(result.messages)
+    assert render(messages, model="kimi-k2-instruct", normalize_ids=True) == render(
+        result.messages, model="kimi-k2-instruct"
+    )
     assert messages[1]["tool_calls"][0]["id"] == "search:0"  # not touched
 
 
@@ -417,3 +419,18 @@ def test_k2vv_ids_become_canonical() -> None:
     prompt = render(messages, model="kimi-k2-instruct-0905", normalize_ids=True)
     assert "<|tool_call_begin|>functions.search:0<|tool_call_argument_begin|>" in prompt
     assert "## Return of functions.search:0\nresults" in prompt
+
+
+# --- the model is always named -------------------------------------------------------------------------
+
+
+def test_no_model_is_an_error_that_lists_the_models() -> None:
+    from kimi_toolparse.render import render_ids
+
+    messages = [{"role": "user", "content": "x"}]
+    with pytest.raises(
+        TypeError, match=r"render\(\) needs model= \(the model name\).*kimi-k2-instruct, .*kimi-k2\.5"
+    ):
+        render(messages)
+    with pytest.raises(TypeError, match=r"render_ids\(\) needs model=.*kimi-k2\.6"):
+        render_ids(messages, tokenizer=object())

@@ -69,9 +69,51 @@ def test_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0
     assert out == render(MESSAGES, TOOLS, model="kimi-k2.6", add_generation_prompt=False, thinking=False)
-    code, out, _ = _run(capsys, messages, "--normalize-ids", "--plain-template", "--preserve-thinking")
-    assert out == render(MESSAGES, normalize_ids=True, plain_template=True)
+    code, out, _ = _run(
+        capsys,
+        messages,
+        "--model",
+        "kimi-k2-instruct",
+        "--normalize-ids",
+        "--plain-template",
+        "--preserve-thinking",
+    )
+    assert out == render(MESSAGES, model="kimi-k2-instruct", normalize_ids=True, plain_template=True)
     assert "functions.get_weather:0" in out
+
+
+@pytest.mark.parametrize(
+    "requested",
+    ["moonshotai/Kimi-K2.5", "kimi-k2.5", "Kimi-K2-Instruct@22bf1395", "moonshotai/Kimi-K2-Thinking"],
+)
+def test_the_request_names_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], requested: str
+) -> None:
+    request = _write(tmp_path, "req.json", {"model": requested, "messages": MESSAGES, "tools": TOOLS})
+    code, out, err = _run(capsys, request)
+    assert (code, err) == (0, "")
+    assert out == render(MESSAGES, TOOLS, model=requested)
+    assert out != render(MESSAGES, TOOLS, model="kimi-k2-instruct-0905")
+    # the flag wins over the file
+    _, out, _ = _run(capsys, request, "--model", "kimi-k2-instruct-0905")
+    assert out == render(MESSAGES, TOOLS, model="kimi-k2-instruct-0905")
+
+
+@pytest.mark.parametrize(
+    ("request_body", "error"),
+    [
+        ({"messages": MESSAGES}, r"req\.json names no model: pass --model NAME \(kimi-k2-instruct, "),
+        (MESSAGES, r"req\.json names no model: pass --model NAME"),
+        ({"model": "gpt-4o", "messages": MESSAGES}, r"asks for model 'gpt-4o', which is not a Kimi model"),
+        ({"model": "kimi-k2.5@0000000", "messages": MESSAGES}, r"asks for model 'kimi-k2\.5@0000000'"),
+    ],
+)
+def test_a_missing_or_unknown_model_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], request_body: Any, error: str
+) -> None:
+    code, out, err = _run(capsys, _write(tmp_path, "req.json", request_body))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert re.search(error, err), err
 
 
 def test_chat_template_kwargs_from_the_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,14 +129,14 @@ def test_chat_template_kwargs_from_the_request(tmp_path: Path, capsys: pytest.Ca
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     stdin = io.TextIOWrapper(io.BytesIO(json.dumps({"messages": MESSAGES[:1]}).encode()), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", stdin)
-    code, out, _ = _run(capsys, "-")
-    assert code == 0 and out == render(MESSAGES[:1])
+    code, out, _ = _run(capsys, "-", "--model", "kimi-k2-instruct")
+    assert code == 0 and out == render(MESSAGES[:1], model="kimi-k2-instruct")
 
 
 def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("tiktoken", reason="--ids needs tiktoken")
     vocab = need_shared(VOCAB_FILE)
-    request = _write(tmp_path, "req.json", {"messages": MESSAGES[:1]})
+    request = _write(tmp_path, "req.json", {"model": "moonshotai/Kimi-K2-Instruct", "messages": MESSAGES[:1]})
     code, out, _ = _run(capsys, request, "--ids", "--vocab", str(vocab.parent))
     assert code == 0
     ids = json.loads(out)
@@ -108,7 +150,11 @@ def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ("{not json", [], "is not valid JSON: Expecting property name"),
         ('{"prompt": "x"}', [], "has no 'messages'"),
         ('"text"', [], "must hold a request object"),
-        ('{"messages": [{"role": "tool", "content": "x"}]}', [], r"messages\[0\]\.tool_call_id is missing"),
+        (
+            '{"model": "kimi-k2-instruct", "messages": [{"role": "tool", "content": "x"}]}',
+            [],
+            r"messages\[0\]\.tool_call_id is missing",
+        ),
         ('{"messages": [{"role": "user", "content": "x"}]}', ["--model", "gpt-4"], "unknown model 'gpt-4'"),
         ('{"messages": [{"role": "user", "content": "x"}]}', ["--ids"], "--ids needs --vocab"),
         ('{"messages": [{"role": "user", "content": "x"}]}', ["--tools", "MISSING"], "cannot read MISSING"),

@@ -89,13 +89,15 @@ def test_render_ids_for_every_model_and_k2vv_conversation(vocab: Any) -> None:
 def test_tokenizer_as_a_path(tmp_path: Path) -> None:
     vocab_file = need_shared(VOCAB_FILE)
     messages = [{"role": "user", "content": "Hello!"}]
-    want = _official_ids(render(messages))
-    assert render_ids(messages, tokenizer=vocab_file) == want
-    assert render_ids(messages, tokenizer=str(vocab_file.parent)) == want  # a model directory
+    want = _official_ids(render(messages, model="kimi-k2-instruct"))
+    assert render_ids(messages, model="kimi-k2-instruct", tokenizer=vocab_file) == want
+    assert (
+        render_ids(messages, model="kimi-k2-instruct", tokenizer=str(vocab_file.parent)) == want
+    )  # a model directory
     with pytest.raises(ValueError, match=r"has no tiktoken\.model"):
-        render_ids(messages, tokenizer=tmp_path)
+        render_ids(messages, model="kimi-k2-instruct", tokenizer=tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
-        render_ids(messages, tokenizer=tmp_path / "missing.model")
+        render_ids(messages, model="kimi-k2-instruct", tokenizer=tmp_path / "missing.model")
 
 
 def test_tokenizer_as_a_tiktoken_encoding() -> None:
@@ -130,6 +132,6 @@ def test_tokenizer_as_transformers_tokenizer() -> None:
 
 def test_bad_tokenizer() -> None:
     with pytest.raises(TypeError, match="tokenizer must be a KimiVocabulary"):
-        render_ids([{"role": "user", "content": "x"}], tokenizer=42)
+        render_ids([{"role": "user", "content": "x"}], model="kimi-k2-instruct", tokenizer=42)
     with pytest.raises(TypeError, match="as str"):
         encode_prompt(b"bytes", official_encoding())  # type: ignore[arg-type]
