@@ -93,7 +93,8 @@ class TransformersDetokenizer:
 
 
 def detokenizer_for(tokenizer: Any) -> Detokenizer:
-    """A fresh detokenizer for a :class:`KimiVocabulary`, a ``tiktoken.model`` path, or a HF tokenizer."""
+    """A fresh detokenizer for a :class:`KimiVocabulary`, a model directory or its ``tiktoken.model``, or a
+    HF tokenizer."""
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = KimiVocabulary.from_file(tokenizer)
     if isinstance(tokenizer, KimiVocabulary):
@@ -101,6 +102,7 @@ def detokenizer_for(tokenizer: Any) -> Detokenizer:
     if hasattr(tokenizer, "decode") and hasattr(tokenizer, "convert_ids_to_tokens"):
         return TransformersDetokenizer(tokenizer)
     raise TypeError(
-        "tokenizer must be a KimiVocabulary, a path to tiktoken.model, or a transformers tokenizer, "
+        "tokenizer must be a KimiVocabulary, a path to a Kimi model directory or its tiktoken.model, "
+        "or a transformers tokenizer, "
         f"not {type(tokenizer).__name__}"
     )

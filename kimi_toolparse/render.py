@@ -549,15 +549,9 @@ def _vocabulary(path: str) -> Any:
 
 def _load_vocabulary(path: str | os.PathLike[str]) -> Any:
     """A ``tiktoken.model`` file, or a model directory that holds one."""
-    p = os.fspath(path)
-    if os.path.isdir(p):
-        candidate = os.path.join(p, "tiktoken.model")
-        if not os.path.isfile(candidate):
-            raise ValueError(f"{p} has no tiktoken.model: pass the Kimi model directory or the file itself")
-        p = candidate
-    elif not os.path.isfile(p):
-        raise ValueError(f"{p} does not exist: pass the Kimi model directory or its tiktoken.model")
-    return _vocabulary(os.path.realpath(p))
+    from .vocab import vocabulary_file
+
+    return _vocabulary(os.path.realpath(vocabulary_file(path)))
 
 
 def encode_prompt(text: str, tokenizer: Any) -> list[int]:

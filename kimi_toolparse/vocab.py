@@ -30,13 +30,31 @@ PATTERN = "|".join(
     ]
 )
 
+__all__ = ["PATTERN", "KimiVocabulary", "vocabulary_file"]
+
 _SPECIAL_BYTES = {i: text.encode("utf-8") for i, text in SPECIAL_TOKENS.items()}
+
+
+def vocabulary_file(path: str | os.PathLike[str]) -> str:
+    """The ``tiktoken.model`` a path names: the file itself, or the one in a model directory.
+
+    Users pass what they downloaded (the directory) as often as the file; both work everywhere.
+    """
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        candidate = os.path.join(p, "tiktoken.model")
+        if not os.path.isfile(candidate):
+            raise ValueError(f"{p} has no tiktoken.model: pass the Kimi model directory or the file itself")
+        return candidate
+    if not os.path.isfile(p):
+        raise ValueError(f"{p} does not exist: pass the Kimi model directory or its tiktoken.model")
+    return p
 
 
 class KimiVocabulary:
     """The BPE ranks of the Kimi K2 family plus its 256 special tokens.
 
-    Load it from a model directory's ``tiktoken.model`` with :meth:`from_file`.
+    Load it from a model directory (or its ``tiktoken.model``) with :meth:`from_file`.
     """
 
     def __init__(self, ranks: Sequence[bytes]) -> None:
@@ -50,7 +68,8 @@ class KimiVocabulary:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> KimiVocabulary:
-        """Read ``tiktoken.model`` (one ``base64(bytes) rank`` per line)."""
+        """Read ``tiktoken.model`` (one ``base64(bytes) rank`` per line), or the one in a model directory."""
+        path = vocabulary_file(path)
         ranks: dict[int, bytes] = {}
         with open(path, "rb") as f:
             for lineno, line in enumerate(f, 1):

@@ -84,3 +84,19 @@ def test_special_ids_are_markers_even_unseen_in_text(vocab: Any) -> None:
     p.close()
     assert p.message.content == "Hi"
     assert [d.code.value for d in p.message.diagnostics] == ["text_after_end_of_turn"]
+
+
+def test_a_model_directory_works_wherever_a_vocabulary_file_does(vocab: Any, tmp_path: Any) -> None:
+    from kimi_toolparse import KimiVocabulary
+
+    directory = need_shared(VOCAB_FILE).parent  # the reference tokenizer is laid out as a model directory
+    ids = encode(vocab, RAW)
+    from_directory = KimiVocabulary.from_file(directory)
+    assert from_directory.decode(ids) == vocab.decode(ids) == RAW
+    for tokenizer in (directory, str(directory)):
+        message, _ = run_ids([ids], tokenizer)
+        assert message_dict(message) == message_dict(parse(RAW))
+    with pytest.raises(ValueError, match=r"has no tiktoken\.model: pass the Kimi model directory"):
+        StreamParser(tokenizer=tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        KimiVocabulary.from_file(tmp_path / "missing.model")
