@@ -24,6 +24,7 @@ from typing import Any, Final
 from . import tokens
 from .call_ids import normalize_tool_call_ids
 from .templates import MODELS, ChatTemplate, Reasoning, SystemPlacement, resolve_model
+from .tool_shape import tool_function
 from .typescript import deep_sort, render_tools_typescript
 
 __all__ = ["encode_prompt", "render", "render_ids"]
@@ -133,19 +134,11 @@ def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
 
 
 def _check_tools(tools: Any) -> None:
+    """Strict mode: the tools parse() accepts, with the same check and the same words."""
     if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, (list, tuple)):
         raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
     for i, tool in enumerate(tools):
-        if not isinstance(tool, dict):
-            raise TypeError(f"tools[{i}] must be a dict, not {type(tool).__name__}")
-        if tool.get("type") != "function":
-            continue
-        function = tool.get("function")
-        if not isinstance(function, dict):
-            raise _Bad(f"tools[{i}].function must be a dict with the function's name and parameters")
-        name = function.get("name")
-        if not isinstance(name, str) or not name:
-            raise _Bad(f"tools[{i}].function.name must be a non-empty string")
+        tool_function(tool, i)
 
 
 # --- messages ------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .tool_shape import tool_function
+
 _MISSING = object()
 
 
@@ -76,14 +78,9 @@ class Tools:
             raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
         self._tools: list[_Tool] = []
         for i, tool in enumerate(tools):
-            if not isinstance(tool, Mapping):
-                raise TypeError(f"tools[{i}] must be a dict, not {type(tool).__name__}")
-            fn = tool.get("function", tool)
-            if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str) or not fn["name"]:
-                raise ValueError(
-                    f"tools[{i}] has no function name: expected {{'type': 'function', "
-                    "'function': {'name': ..., 'parameters': {...}}}"
-                )
+            fn = tool_function(tool, i)  # the check strict render() makes too
+            if fn is None:
+                continue  # not a function tool: nothing the model can call by name
             params = fn.get("parameters")
             if params is not None and not isinstance(params, Mapping):
                 raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object")

@@ -434,3 +434,38 @@ def test_no_model_is_an_error_that_lists_the_models() -> None:
         render(messages)
     with pytest.raises(TypeError, match=r"render_ids\(\) needs model=.*kimi-k2\.6"):
         render_ids(messages, tokenizer=object())
+
+
+# --- strict mode refuses what parse() refuses and what the templates do not know ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("tools", "error"),
+    [
+        ([{"function": {}}], r"tools\[0\]\.function\.name is missing: a tool is \{'type': 'function'"),
+        ([WEATHER, {"type": "function"}], r"tools\[1\]\.function\.name is missing"),
+        ([{"type": "function", "function": "get_weather"}], r"tools\[0\]\.function\.name is missing"),
+        ([{"description": "no name"}], r"tools\[0\]\.function\.name is missing"),
+    ],
+)
+def test_malformed_tools_are_refused_by_render_and_parse_alike(tools: Any, error: str) -> None:
+    from kimi_toolparse import parse
+
+    messages = [{"role": "user", "content": "x"}]
+    with pytest.raises(ValueError, match=error) as rendering:
+        render(messages, tools, model="kimi-k2.5")
+    with pytest.raises(ValueError, match=error) as parsing:
+        parse("x", tools=tools)
+    assert str(rendering.value) == str(parsing.value)
+    # lenient mode renders what the template renders
+    assert render(messages, tools, model="kimi-k2.5", strict=False).startswith(
+        "<|im_system|>tool_declare<|im_middle|>"
+    )
+
+
+def test_tools_of_other_types_and_bare_functions_pass_both() -> None:
+    from kimi_toolparse import parse
+
+    tools = [{"type": "_plugin", "_plugin": {"name": "browser"}}, {"name": "f", "parameters": {}}]
+    assert "tool_declare" in render([{"role": "user", "content": "x"}], tools, model="kimi-k2.5")
+    assert parse("x", tools=tools).content == "x"
