@@ -29,7 +29,7 @@ def tool_function(tool: object, index: int) -> Mapping[str, Any] | None:
         function = tool
     if not isinstance(function, Mapping) or not isinstance(function.get("name"), str) or not function["name"]:
         raise ValueError(
-            f"tools[{index}].function.name is missing: a tool is {{'type': 'function', "
-            "'function': {'name': ..., 'parameters': {...}}}"
+            f"tools[{index}] has no function name (tools[{index}].function.name): a tool is "
+            "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
         )
     return function

@@ -442,10 +442,16 @@ def test_no_model_is_an_error_that_lists_the_models() -> None:
 @pytest.mark.parametrize(
     ("tools", "error"),
     [
-        ([{"function": {}}], r"tools\[0\]\.function\.name is missing: a tool is \{'type': 'function'"),
-        ([WEATHER, {"type": "function"}], r"tools\[1\]\.function\.name is missing"),
-        ([{"type": "function", "function": "get_weather"}], r"tools\[0\]\.function\.name is missing"),
-        ([{"description": "no name"}], r"tools\[0\]\.function\.name is missing"),
+        (
+            [{"function": {}}],
+            r"tools\[0\] has no function name \(tools\[0\]\.function\.name\): a tool is \{'type': 'function'",
+        ),
+        ([WEATHER, {"type": "function"}], r"tools\[1\] has no function name \(tools\[1\]\.function\.name\)"),
+        (
+            [{"type": "function", "function": "get_weather"}],
+            r"tools\[0\] has no function name \(tools\[0\]\.function\.name\)",
+        ),
+        ([{"description": "no name"}], r"tools\[0\] has no function name \(tools\[0\]\.function\.name\)"),
     ],
 )
 def test_malformed_tools_are_refused_by_render_and_parse_alike(tools: Any, error: str) -> None:
