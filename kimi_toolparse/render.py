@@ -42,6 +42,8 @@ _CALL_END: Final = tokens.CALL_END
 _GENERATION: Final = _ASSISTANT + "assistant" + _MIDDLE
 _EMPTY_THINK: Final = tokens.THINK_BEGIN + tokens.THINK_END
 _TEMPLATE_KWARGS: Final = ("thinking", "preserve_thinking")
+#: The roles of OpenAI's chat format; the templates render any other role too, as a turn named after it.
+_ROLES: Final = ("system", "developer", "user", "assistant", "tool")
 
 
 class _Missing:
@@ -182,6 +184,11 @@ def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
         role = m.get("role")
         if not isinstance(role, str) or not role:
             raise _Bad(f"messages[{i}].role must be a non-empty string (system, user, assistant or tool)")
+        if role not in _ROLES:
+            raise _Bad(
+                f"messages[{i}].role is {role!r}: the roles are {', '.join(_ROLES)} "
+                f"(strict=False renders it as the template does, as a turn named {role!r})"
+            )
         name = m.get("name")
         if name is not None and not isinstance(name, str):
             raise _Bad(f"messages[{i}].name must be a string, not {type(name).__name__}")

@@ -475,3 +475,14 @@ def test_tools_of_other_types_and_bare_functions_pass_both() -> None:
     tools = [{"type": "_plugin", "_plugin": {"name": "browser"}}, {"name": "f", "parameters": {}}]
     assert "tool_declare" in render([{"role": "user", "content": "x"}], tools, model="kimi-k2.5")
     assert parse("x", tools=tools).content == "x"
+
+
+@pytest.mark.parametrize("model", ["kimi-k2-instruct", "kimi-k2.5", "kimi-k2-instruct@22bf1395"])
+def test_unknown_roles(model: str) -> None:
+    messages = [{"role": "user", "content": "x"}, {"role": "wizard", "content": "abracadabra"}]
+    with pytest.raises(ValueError, match=r"messages\[1\]\.role is 'wizard': the roles are system, developer"):
+        render(messages, model=model)
+    lenient = render(messages, model=model, strict=False)
+    assert "abracadabra" in lenient
+    messages[1]["role"] = "developer"  # OpenAI's role: rendered as the template renders it
+    assert render(messages, model=model) == render(messages, model=model, strict=False)
