@@ -180,6 +180,7 @@ def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
     """Strict mode: name the message and field of anything that would render into an odd prompt."""
     if not messages:
         raise _Bad("messages is empty: a prompt needs at least one message")
+    call_ids: set[Any] = set()  # the ids of the calls so far: a tool result answers one of them
     for i, m in enumerate(messages):
         role = m.get("role")
         if not isinstance(role, str) or not role:
@@ -204,12 +205,18 @@ def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
                     f"messages[{i}] is a {role} message with tool_calls: only assistant messages have them"
                 )
             _check_calls(calls, f"messages[{i}].tool_calls")
+            call_ids.update(call["id"] for call in calls)
         if role == "tool":
             call_id = m.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise _Bad(
                     f"messages[{i}].tool_call_id is missing: a tool result must name the call it answers "
                     "(the id of one of the previous assistant message's tool_calls)"
+                )
+            if call_id not in call_ids:
+                raise _Bad(
+                    f"messages[{i}].tool_call_id is {call_id!r}, which names no earlier tool call: a tool "
+                    "result answers the id of a call in an earlier assistant message's tool_calls"
                 )
 
 

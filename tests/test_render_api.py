@@ -486,3 +486,17 @@ def test_unknown_roles(model: str) -> None:
     assert "abracadabra" in lenient
     messages[1]["role"] = "developer"  # OpenAI's role: rendered as the template renders it
     assert render(messages, model=model) == render(messages, model=model, strict=False)
+
+
+def test_a_tool_result_must_answer_an_earlier_call() -> None:
+    messages = _loop("functions.get_weather:0")
+    render(messages, model="kimi-k2.5")
+    messages[2]["tool_call_id"] = "functions.get_weather:1"
+    with pytest.raises(
+        ValueError, match=r"messages\[2\]\.tool_call_id is 'functions\.get_weather:1', which names no earlier"
+    ):
+        render(messages, model="kimi-k2.5")
+    # a result before its call names no earlier call either
+    with pytest.raises(ValueError, match=r"messages\[1\]\.tool_call_id"):
+        render([messages[0], {"role": "tool", "tool_call_id": "x", "content": "y"}], model="kimi-k2.5")
+    assert "## Return of functions.get_weather:1" in render(messages, model="kimi-k2.5", strict=False)
