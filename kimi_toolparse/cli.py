@@ -20,6 +20,9 @@ from .tools import Tools
 
 PROG = "kimi-toolparse"
 
+#: The chat_template_kwargs the Kimi templates read; render() refuses others, and so does the CLI.
+_TEMPLATE_KWARGS = ("thinking", "preserve_thinking")
+
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
@@ -128,8 +131,13 @@ def _conversation(path: str) -> tuple[Any, Any, dict[str, Any], Any]:
     kwargs = data.get("chat_template_kwargs") or {}
     if not isinstance(kwargs, dict):
         raise UsageError(f"{path}: chat_template_kwargs must be an object")
-    known = {k: v for k, v in kwargs.items() if k in ("thinking", "preserve_thinking")}
-    return data["messages"], data.get("tools"), known, data.get("model")
+    unknown = [k for k in kwargs if k not in _TEMPLATE_KWARGS]
+    if unknown:
+        raise UsageError(
+            f"{path}: chat_template_kwargs has {', '.join(map(repr, unknown))}, which no Kimi template reads "
+            f"(they read {', '.join(_TEMPLATE_KWARGS)})"
+        )
+    return data["messages"], data.get("tools"), dict(kwargs), data.get("model")
 
 
 def _model(path: str, flag: str | None, requested: Any) -> str:

@@ -126,6 +126,22 @@ def test_chat_template_kwargs_from_the_request(tmp_path: Path, capsys: pytest.Ca
     assert out.endswith("<think>")
 
 
+def test_unknown_chat_template_kwargs_are_refused_like_the_api_refuses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "model": "kimi-k2.5",
+        "messages": MESSAGES[:1],
+        "chat_template_kwargs": {"enable_thinking": False},
+    }
+    with pytest.raises(TypeError, match="unknown template kwargs 'enable_thinking'"):
+        render(body["messages"], model="kimi-k2.5", **body["chat_template_kwargs"])
+    for extra in ([], ["--lenient"], ["--no-thinking"]):
+        code, out, err = _run(capsys, _write(tmp_path, "req.json", body), *extra)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "chat_template_kwargs has 'enable_thinking', which no Kimi template reads" in err, err
+
+
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     stdin = io.TextIOWrapper(io.BytesIO(json.dumps({"messages": MESSAGES[:1]}).encode()), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", stdin)
