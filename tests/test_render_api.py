@@ -500,3 +500,39 @@ def test_a_tool_result_must_answer_an_earlier_call() -> None:
     with pytest.raises(ValueError, match=r"messages\[1\]\.tool_call_id"):
         render([messages[0], {"role": "tool", "tool_call_id": "x", "content": "y"}], model="kimi-k2.5")
     assert "## Return of functions.get_weather:1" in render(messages, model="kimi-k2.5", strict=False)
+
+
+_NAMES = st.one_of(st.none(), st.integers(), st.just(""), st.text(min_size=1, max_size=8))
+_FUNCTIONS = st.one_of(
+    st.none(),
+    st.text(max_size=4),
+    st.fixed_dictionaries({}, optional={"name": _NAMES, "description": st.text(max_size=4)}),
+)
+_TOOLS = st.one_of(
+    st.text(max_size=4),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(["function", "_plugin", "builtin_function", ""]),
+            "function": _FUNCTIONS,
+            "name": _NAMES,
+        },
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TOOLS, min_size=1, max_size=3))
+def test_strict_render_and_parse_accept_the_same_tools(tools: list[Any]) -> None:
+    from kimi_toolparse import parse
+
+    def outcome(run: Any) -> str:
+        try:
+            run()
+        except (TypeError, ValueError) as e:
+            return f"{type(e).__name__}: {e}"
+        return "ok"
+
+    rendered = outcome(lambda: render([{"role": "user", "content": "x"}], tools, model="kimi-k2.5"))
+    parsed = outcome(lambda: parse("x", tools=tools))
+    assert rendered == parsed
