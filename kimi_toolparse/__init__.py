@@ -12,19 +12,43 @@ Parse a whole output with :func:`parse`, or stream it through :class:`StreamPars
 Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
 
     prompt = render(messages, tools, model="kimi-k2.5")
+
+The layout: :mod:`.parsing` holds the parser, :mod:`.rendering` the renderer (neither imports the other);
+:mod:`.tokens`, :mod:`.vocab` and :mod:`.call_ids` are the leaves both share.
 """
 
 from __future__ import annotations
 
 from .call_ids import ToolCallIds, normalize_tool_call_ids
-from .chat import ChatMessage, ChatToolCall, ChatToolCallFunction, Conversation, ToolDefinition
-from .diagnostics import Code, Diagnostic
-from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
-from .parser import StreamParser, parse
-from .render import encode_prompt, render, render_ids
-from .tools import Tools
-from .typescript import ToolDeclarationError, render_tools_typescript
+from .parsing import (
+    ArgumentsDelta,
+    CallStatus,
+    ClosedBy,
+    Code,
+    ContentDelta,
+    Diagnostic,
+    Event,
+    ParsedMessage,
+    ReasoningDelta,
+    StreamParser,
+    ToolCall,
+    ToolCallEnd,
+    ToolCallStart,
+    Tools,
+    parse,
+)
+from .rendering import (
+    ChatMessage,
+    ChatToolCall,
+    ChatToolCallFunction,
+    Conversation,
+    ToolDeclarationError,
+    ToolDefinition,
+    encode_prompt,
+    render,
+    render_ids,
+    render_tools_typescript,
+)
 from .vocab import KimiVocabulary
 
 __version__ = "0.1.0"

@@ -14,16 +14,18 @@ Strict-mode cases are rendered from the conversation as transformers >= 5 hands 
 fields dropped, reasoning aliased to ``reasoning_content``), lenient cases from the conversation as it is.
 Where a template fails on a (lenient) case, the case records the error instead of a prompt.
 
-    python scripts/make_render_goldens.py            # rewrite the goldens
-    python scripts/make_render_goldens.py --check    # exit 1 if they are out of date
+    python -m testsupport.goldens            # rewrite the goldens
+    python -m testsupport.goldens --check    # exit 1 if they are out of date
 
-The tests import this file for the oracle (``jinja_environment``, ``oracle_render``, ``transformers_view``).
+The tests and benchmarks import this module for the oracle (``jinja_environment``, ``oracle_render``,
+``transformers_view``) and the committed goldens (``load_committed``, ``first_difference``).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import functools
 import hashlib
 import json
@@ -41,8 +43,8 @@ GOLDENS = ROOT / "fixtures" / "render" / "goldens.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kimi_toolparse.templates import REVISIONS  # noqa: E402
-from kimi_toolparse.typescript import deep_sort, render_tools_typescript  # noqa: E402
+from kimi_toolparse.rendering.templates import REVISIONS  # noqa: E402
+from kimi_toolparse.rendering.typescript import deep_sort, render_tools_typescript  # noqa: E402
 
 #: The official template of each model under ``reference/templates/``: the newest, and every older revision
 #: the renderer supports (``history/DATE_REVISION_...jinja``).
@@ -657,6 +659,27 @@ def dump(goldens: dict[str, Any]) -> str:
     return json.dumps(goldens, ensure_ascii=False, indent=1) + "\n"
 
 
+# --- the committed goldens -----------------------------------------------------------------------------
+
+
+@functools.cache
+def load_committed() -> dict[str, Any]:
+    """``fixtures/render/goldens.json`` as committed (read once)."""
+    with GOLDENS.open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def first_difference(got: str, want: str) -> str:
+    """Where two prompts first differ, with 20 characters either side: a readable assertion message."""
+    matcher = difflib.SequenceMatcher(None, got, want, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            ours, official = got[max(i1 - 20, 0) : i2 + 20], want[max(j1 - 20, 0) : j2 + 20]
+            return f"first difference at {i1}: ours {ours!r}, official {official!r}"
+    return "equal"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if the committed goldens are out of date")
@@ -669,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         current = GOLDENS.read_text(encoding="utf-8") if GOLDENS.exists() else ""
         if current != text:
             print(
-                f"{GOLDENS.relative_to(ROOT)} is out of date: run scripts/make_render_goldens.py",
+                f"{GOLDENS.relative_to(ROOT)} is out of date: run python -m testsupport.goldens",
                 file=sys.stderr,
             )
             return 1

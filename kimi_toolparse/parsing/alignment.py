@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .tokens import FIRST_SPECIAL_ID, LAST_SPECIAL_ID, SPECIAL_TOKENS
+from ..tokens import FIRST_SPECIAL_ID, LAST_SPECIAL_ID, SPECIAL_TOKENS
+
+__all__ = ["align_specials"]
 
 #: Back-up steps allowed per special id before settling for the first fit.
 _BUDGET_PER_SPECIAL = 8

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+__all__ = ["ArgumentScanner", "decode_json", "unwrap_double_encoded"]
+
 _NONSPACE = re.compile(r"\S")
 #: Inside a string: everything up to the closing quote or a backslash that ends the chunk.
 _STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)

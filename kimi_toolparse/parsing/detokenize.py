@@ -11,8 +11,10 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .tokens import CALL_BEGIN, SPECIAL_IDS
-from .vocab import KimiVocabulary
+from ..tokens import CALL_BEGIN, SPECIAL_IDS
+from ..vocab import KimiVocabulary
+
+__all__ = ["Detokenizer", "TransformersDetokenizer", "VocabularyDetokenizer", "detokenizer_for"]
 
 #: Ids a split character may span; a longer run ending in U+FFFD is invalid UTF-8 and is released.
 _MAX_PENDING = 8

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["Code", "Diagnostic"]
+
 
 class Code(str, enum.Enum):
     """Stable diagnostic codes. The message text may change between releases; the codes do not."""

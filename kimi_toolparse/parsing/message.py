@@ -10,6 +10,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Wi
 from .diagnostics import Diagnostic
 from .openai_view import message_to_openai
 
+__all__ = ["CallStatus", "ClosedBy", "ParsedMessage", "ToolCall", "closer_flag"]
+
 
 class ClosedBy(str, enum.Enum):
     """What ended a tool call (rule 5)."""

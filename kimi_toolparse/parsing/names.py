@@ -6,6 +6,8 @@ from collections.abc import Collection
 
 import regex
 
+__all__ = ["name_from_drifted_id", "name_from_id"]
+
 #: ``[functions.]NAME:DIGITS``: the greedy group makes the split fall on the LAST ``:`` before digits.
 _CANONICAL = regex.compile(r"(.*):[0-9]+", regex.DOTALL)
 _WORD = regex.compile(r"\w")

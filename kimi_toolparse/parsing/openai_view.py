@@ -5,13 +5,35 @@ A call without a name cannot be expressed in this shape, so it never appears her
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .message import ParsedMessage
+__all__ = ["arguments_delta", "call_start_delta", "content_delta", "message_to_openai", "reasoning_delta"]
 
 
-def message_to_openai(message: ParsedMessage) -> dict[str, Any]:
+class _Call(Protocol):
+    """What the view reads of a parsed tool call (a leaf: this module imports no other)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    def to_openai(self) -> dict[str, Any]: ...
+
+
+class _Message(Protocol):
+    """What the view reads of a parsed message."""
+
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def reasoning(self) -> str | None: ...
+
+    @property
+    def tool_calls(self) -> Sequence[_Call]: ...
+
+
+def message_to_openai(message: _Message) -> dict[str, Any]:
     """``{"role": "assistant", "content", "reasoning_content", "tool_calls"?}``.
 
     ``content`` is None when empty or only whitespace; ``tool_calls`` is left out when there are none,

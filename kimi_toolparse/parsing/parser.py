@@ -13,14 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .alignment import align_specials
-from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
-from .diagnostics import Code, Diagnostic
-from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .grammar import AT_END_OF_OUTPUT, State, Step, steps_for
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag
-from .names import name_from_drifted_id, name_from_id
-from .tokens import (
+from ..tokens import (
     DATA_IN_ARGUMENT_VALUE,
     FIRST_SPECIAL_ID,
     KIND_BY_ID,
@@ -31,7 +24,16 @@ from .tokens import (
     TEXT_ONLY_MARKERS,
     Kind,
 )
+from .alignment import align_specials
+from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
+from .diagnostics import Code, Diagnostic
+from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag
+from .names import name_from_drifted_id, name_from_id
+from .states import AT_END_OF_OUTPUT, State, Step, steps_for
 from .tools import Tools, as_tools
+
+__all__ = ["StreamParser", "parse"]
 
 # --- Finding markers in text -------------------------------------------------------------------------------
 # A finder matches marker-shaped text; a match counts only when it is a known marker (KIND_BY_TEXT).

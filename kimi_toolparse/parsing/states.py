@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from .tokens import Kind
+from ..tokens import Kind
+
+__all__ = ["AT_END_OF_OUTPUT", "ORPHAN", "TRANSITIONS", "State", "Step", "steps_for"]
 
 
 class State(enum.Enum):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+__all__ = ["Tools", "as_tools"]
+
 _MISSING = object()
 
 

@@ -10,28 +10,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .render import (
-    _ARG_BEGIN,
-    _ASSISTANT,
-    _CALL_BEGIN,
-    _CALL_END,
-    _END,
-    _GENERATION,
-    _MIDDLE,
-    _MISSING,
-    _SECTION_BEGIN,
-    _SECTION_END,
-    _SYSTEM,
-    _USER,
-    _Bad,
-    _content,
-    _each_call,
-    _item,
-    _show,
-)
+from ..tokens import ARG_BEGIN as _ARG_BEGIN
+from ..tokens import CALL_BEGIN as _CALL_BEGIN
+from ..tokens import CALL_END as _CALL_END
+from ..tokens import IM_ASSISTANT as _ASSISTANT
+from ..tokens import IM_END as _END
+from ..tokens import IM_MIDDLE as _MIDDLE
+from ..tokens import IM_SYSTEM as _SYSTEM
+from ..tokens import IM_USER as _USER
+from ..tokens import SECTION_BEGIN as _SECTION_BEGIN
+from ..tokens import SECTION_END as _SECTION_END
+from .jinja_compat import MISSING as _MISSING
+from .jinja_compat import BadConversation as _Bad
+from .jinja_compat import each_call as _each_call
+from .jinja_compat import item as _item
+from .jinja_compat import render_content as _content
+from .jinja_compat import show as _show
 from .templates import ChatTemplate, LegacyFormat
 
 __all__ = ["render_legacy"]
+
+_GENERATION = _ASSISTANT + "assistant" + _MIDDLE
 
 _FIXED_HEADERS = {
     "system": _SYSTEM + "system" + _MIDDLE,

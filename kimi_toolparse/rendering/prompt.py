@@ -18,11 +18,19 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from . import tokens
-from .call_ids import normalize_tool_call_ids
+from .. import tokens
+from ..call_ids import normalize_tool_call_ids
+from .jinja_compat import MISSING as _MISSING
+from .jinja_compat import BadConversation as _Bad
+from .jinja_compat import each_call as _each_call
+from .jinja_compat import is_image as _is_image
+from .jinja_compat import item as _item
+from .jinja_compat import render_content as _content
+from .jinja_compat import show as _show
+from .legacy import render_legacy
 from .templates import ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
 
@@ -41,39 +49,6 @@ _CALL_END: Final = tokens.CALL_END
 _GENERATION: Final = _ASSISTANT + "assistant" + _MIDDLE
 _EMPTY_THINK: Final = tokens.THINK_BEGIN + tokens.THINK_END
 _TEMPLATE_KWARGS: Final = ("thinking", "preserve_thinking")
-
-
-class _Missing:
-    """A key the message does not have: Jinja's Undefined, which prints as nothing and equals nothing."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Final = _Missing()
-
-
-def _item(obj: Any, key: str) -> Any:
-    """``obj[key]`` as Jinja reads it: anything that cannot be indexed by the key is Undefined."""
-    try:
-        return obj[key]
-    except (TypeError, LookupError, AttributeError):
-        return _MISSING
-
-
-def _show(value: Any) -> str:
-    """``{{ value }}``: str() of it, nothing for Undefined, ``None`` for None."""
-    if type(value) is str:
-        return value
-    if value is _MISSING:
-        return ""
-    return str(value)
-
-
-class _Bad(ValueError):
-    """A conversation the template cannot render (or, in strict mode, would render oddly)."""
 
 
 # --- tools ---------------------------------------------------------------------------------------------
@@ -259,45 +234,6 @@ def _check_calls(calls: Any, where: str) -> None:
             )
 
 
-def _is_image(part: Any, template: ChatTemplate) -> bool:
-    kind = _item(part, "type")
-    if template.image_by_key:
-        if kind == "image":
-            return True
-        try:
-            return bool("image" in part or "image_url" in part)
-        except TypeError:
-            raise _Bad(f"a content part is a {type(part).__name__}: the template cannot read it") from None
-    return bool(kind == "image" or kind == "image_url")
-
-
-def _content(content: Any, template: ChatTemplate) -> str:
-    """``render_content``: a string as it is, None as nothing, parts as text and media placeholders."""
-    if type(content) is str:
-        return content
-    if content is None or content is _MISSING:
-        return ""
-    if isinstance(content, str):
-        return str.__str__(content)
-    try:
-        parts = iter(content)
-    except TypeError:
-        raise _Bad(f"content is a {type(content).__name__}: the template cannot iterate it") from None
-    out: list[str] = []
-    video = template.video_placeholder
-    for part in parts:
-        if _is_image(part, template):
-            out.append(template.image_placeholder)
-            continue
-        if video is not None:
-            kind = _item(part, "type")
-            if kind == "video" or kind == "video_url":
-                out.append(video)
-                continue
-        out.append(_show(_item(part, "text")))
-    return "".join(out)
-
-
 def _with_prefix(call_id: Any, field: str) -> str:
     """``functions.`` before an id that lacks it, as some older revisions write ids."""
     if not isinstance(call_id, str):
@@ -305,19 +241,6 @@ def _with_prefix(call_id: Any, field: str) -> str:
             f"{field} is {'missing' if call_id is _MISSING else repr(call_id)}: the template cannot prefix it"
         )
     return call_id if call_id.startswith("functions.") else "functions." + call_id
-
-
-def _each_call(calls: Any) -> Iterator[tuple[int, Any, Any]]:
-    """``(k, call, call.function)`` as the templates loop over the calls, failing where they fail."""
-    try:
-        iterator = iter(calls)
-    except TypeError:
-        raise _Bad(f"tool_calls is a {type(calls).__name__}: the template cannot iterate it") from None
-    for k, call in enumerate(iterator):
-        function = _item(call, "function")
-        if function is _MISSING:
-            raise _Bad(f"tool_calls[{k}].function is missing: the template cannot render the call")
-        yield k, call, function
 
 
 def _calls(calls: Any, prefix_ids: bool = False) -> str:
@@ -372,8 +295,6 @@ def _render(
     plain: bool,
 ) -> str:
     if template.legacy is not None:
-        from .legacy import render_legacy  # imports this module's helpers
-
         declaration = _tool_declaration(tools, template, plain) if tools else None
         return render_legacy(messages, declaration, template, add_generation_prompt, strict)
 
@@ -531,7 +452,7 @@ def render(
 
 @functools.lru_cache(maxsize=4)
 def _vocabulary(path: str) -> Any:
-    from .vocab import KimiVocabulary
+    from ..vocab import KimiVocabulary
 
     return KimiVocabulary.from_file(path)
 
@@ -556,7 +477,7 @@ def encode_prompt(text: str, tokenizer: Any) -> list[int]:
     ``tiktoken.model`` (needs the ``tiktoken`` extra), or a ``transformers`` tokenizer (encoded as
     ``apply_chat_template(tokenize=True)`` does: without adding special tokens).
     """
-    from .vocab import KimiVocabulary
+    from ..vocab import KimiVocabulary
 
     if not isinstance(text, str):
         raise TypeError(f"encode_prompt() takes the prompt as str, not {type(text).__name__}")

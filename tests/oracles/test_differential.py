@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from kimi_toolparse import parse
 from kimi_toolparse.strategies import json_arguments, plain_text
-
-from .reference_parser import reference_parse
+from testsupport.reference_parser import reference_parse
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,24}", fullmatch=True)
 

@@ -1,44 +1,23 @@
-"""Byte-for-byte against the committed goldens (made by ``scripts/make_render_goldens.py`` from the official
+"""Byte-for-byte against the committed goldens (made by ``testsupport/goldens.py`` from the official
 templates): the 99 K2VV requests and our edge cases, for every model and kwarg combination."""
 
 from __future__ import annotations
 
 import collections
-import difflib
-import importlib.util
 import json
-from functools import cache
 from typing import Any
 
 import pytest
 
-from kimi_toolparse.render import render
-from kimi_toolparse.templates import MODELS, REVISIONS
+from kimi_toolparse.rendering.prompt import render
+from kimi_toolparse.rendering.templates import MODELS, REVISIONS
+from testsupport import goldens as golden_script
+from testsupport.goldens import first_difference as _diff
+from testsupport.goldens import load_committed as goldens
 
-from .conftest import FIXTURES, REFERENCE, need_shared
+from ..conftest import FIXTURES, REFERENCE, need_shared
 
 GOLDENS = FIXTURES / "render" / "goldens.json"
-
-
-@cache
-def goldens() -> dict[str, Any]:
-    with GOLDENS.open(encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    return data
-
-
-def load_golden_script() -> Any:
-    """``scripts/make_render_goldens.py``: the Jinja oracle lives there."""
-    return importlib.import_module("scripts.make_render_goldens")
-
-
-def _diff(got: str, want: str) -> str:
-    matcher = difflib.SequenceMatcher(None, got, want, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "equal":
-            ours, official = got[max(i1 - 20, 0) : i2 + 20], want[max(j1 - 20, 0) : j2 + 20]
-            return f"first difference at {i1}: ours {ours!r}, official {official!r}"
-    return "equal"
 
 
 def _render_case(case: dict[str, Any]) -> str:
@@ -96,6 +75,6 @@ def test_goldens_cover_every_k2vv_request_model_and_combination() -> None:
 def test_goldens_are_up_to_date_with_the_official_templates() -> None:
     need_shared(REFERENCE / "templates")
     pytest.importorskip("jinja2", reason="the Jinja oracle needs jinja2 (pip install -e '.[test]')")
-    script = load_golden_script()
+    script = golden_script
     fresh = script.dump(script.build())
-    assert fresh == GOLDENS.read_text(encoding="utf-8"), "run scripts/make_render_goldens.py"
+    assert fresh == GOLDENS.read_text(encoding="utf-8"), "run python -m testsupport.goldens"

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kimi_toolparse.render import render
-from kimi_toolparse.templates import MODELS, resolve_model
+from kimi_toolparse.rendering.prompt import render
+from kimi_toolparse.rendering.templates import MODELS, resolve_model
+from testsupport import goldens as golden_script
+from testsupport.goldens import first_difference as _diff
 
-from .conftest import REFERENCE, need_shared
-from .test_render_goldens import _diff, load_golden_script
+from ..conftest import REFERENCE, need_shared
 
 pytest.importorskip("jinja2", reason="the Jinja oracle needs jinja2 (pip install -e '.[test]')")
 
@@ -29,7 +30,7 @@ pytest.importorskip("jinja2", reason="the Jinja oracle needs jinja2 (pip install
 @cache
 def oracle() -> Any:
     need_shared(REFERENCE / "templates")
-    return load_golden_script()
+    return golden_script
 
 
 @cache

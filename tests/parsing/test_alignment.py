@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kimi_toolparse.alignment import align_specials
+from kimi_toolparse.parsing.alignment import align_specials
 from kimi_toolparse.tokens import SPECIAL_IDS
 
 CE, SE, EOS = (

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import kimi_toolparse
+import kimi_toolparse.parsing.tools
 from kimi_toolparse import (
     ArgumentsDelta,
     CallStatus,
@@ -177,7 +178,7 @@ def test_tools_object_is_reusable() -> None:
 
 
 def test_schema_check_unavailable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kimi_toolparse.tools, "_validator_class", lambda: None)
+    monkeypatch.setattr(kimi_toolparse.parsing.tools, "_validator_class", lambda: None)
     m = parse(SB + CB + "0" + AB + '{"city": "Rome"}' + CE + SE, tools=WEATHER)
     assert m.tool_calls[0].name is None
     assert Code.SCHEMA_CHECK_UNAVAILABLE in [d.code for d in m.diagnostics]

@@ -12,9 +12,9 @@ import pytest
 
 from kimi_toolparse import parse
 from kimi_toolparse.cli import main
+from testsupport.streams import replay
 
-from .conftest import FIXTURES
-from .streams import replay
+from ..conftest import FIXTURES
 
 WEATHER = FIXTURES / "outputs" / "weather.txt"
 THINKING = FIXTURES / "outputs" / "thinking.txt"

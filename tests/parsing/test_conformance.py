@@ -15,9 +15,17 @@ import pytest
 
 from kimi_toolparse import Code, ParsedMessage, parse
 from kimi_toolparse.tokens import SPECIAL_IDS
+from testsupport.streams import (
+    assert_stream_matches,
+    decode_steps,
+    encode,
+    message_dict,
+    run_ids,
+    run_steps,
+    run_text,
+)
 
-from .conftest import VECTORS
-from .streams import assert_stream_matches, decode_steps, encode, message_dict, run_ids, run_steps, run_text
+from ..conftest import VECTORS
 
 
 def _load() -> list[dict[str, Any]]:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from kimi_toolparse import StreamParser, parse
-from kimi_toolparse.detokenize import TransformersDetokenizer, VocabularyDetokenizer, detokenizer_for
+from kimi_toolparse.parsing.detokenize import TransformersDetokenizer, VocabularyDetokenizer, detokenizer_for
 from kimi_toolparse.tokens import SPECIAL_TOKENS
+from testsupport.streams import assert_stream_matches, encode, message_dict, run_ids
 
-from .conftest import VOCAB_FILE, need_shared
-from .streams import assert_stream_matches, encode, message_dict, run_ids
+from ..conftest import VOCAB_FILE, need_shared
 
 RAW = (
     "天气不错 😀 let me check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"

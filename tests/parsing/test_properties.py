@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 from kimi_toolparse import StreamParser, parse
 from kimi_toolparse.strategies import Output, assistant_outputs, chunkings, marker_soup
 from kimi_toolparse.tokens import FIRST_SPECIAL_ID, LAST_SPECIAL_ID
-
-from .streams import assert_stream_matches, decode_steps, encode, message_dict, run_ids, run_steps, run_text
+from testsupport.streams import (
+    assert_stream_matches,
+    decode_steps,
+    encode,
+    message_dict,
+    run_ids,
+    run_steps,
+    run_text,
+)
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

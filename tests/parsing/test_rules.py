@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from kimi_toolparse import ParsedMessage, parse
+from testsupport.streams import assert_stream_matches, decode_steps, encode, message_dict, run_steps
 
-from .conftest import FIXTURES
-from .streams import assert_stream_matches, decode_steps, encode, message_dict, run_steps
+from ..conftest import FIXTURES
 
 CASES: list[dict[str, Any]] = json.loads((FIXTURES / "parsing" / "rules.json").read_text(encoding="utf-8"))
 IDS = [f"rule{c['rule']}-{c['id']}" for c in CASES]

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse.call_ids import normalize_tool_call_ids
-from kimi_toolparse.chat import ChatMessage, Conversation
-from kimi_toolparse.render import render
-from kimi_toolparse.templates import MODELS, REVISIONS, resolve_model
+from kimi_toolparse.rendering.chat import ChatMessage, Conversation
+from kimi_toolparse.rendering.prompt import render
+from kimi_toolparse.rendering.templates import MODELS, REVISIONS, resolve_model
 
 WEATHER = {
     "type": "function",

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from kimi_toolparse.cli import main
-from kimi_toolparse.render import render
+from kimi_toolparse.rendering.prompt import render
 
-from .conftest import ROOT, VOCAB_FILE, need_shared
+from ..conftest import ROOT, VOCAB_FILE, need_shared
 
 TOOLS = [
     {

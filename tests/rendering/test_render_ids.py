@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from kimi_toolparse.render import encode_prompt, render, render_ids
-from kimi_toolparse.templates import MODELS
+from kimi_toolparse.rendering.prompt import encode_prompt, render, render_ids
+from kimi_toolparse.rendering.templates import MODELS
 from kimi_toolparse.tokens import SPECIAL_IDS
+from testsupport.goldens import load_committed as goldens
 
-from .conftest import REFERENCE, VOCAB_FILE, need_shared
-from .test_render_goldens import goldens
+from ..conftest import REFERENCE, VOCAB_FILE, need_shared
 
 tiktoken = pytest.importorskip("tiktoken", reason="token-id tests need tiktoken (pip install -e '.[test]')")
 

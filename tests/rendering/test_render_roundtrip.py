@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from kimi_toolparse.render import render
-from kimi_toolparse.templates import MODELS, Reasoning
+from kimi_toolparse.rendering.prompt import render
+from kimi_toolparse.rendering.templates import MODELS, Reasoning
 
 try:
     from kimi_toolparse import parse

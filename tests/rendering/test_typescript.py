@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kimi_toolparse.render import render
-from kimi_toolparse.typescript import ToolDeclarationError, deep_sort, render_tools_typescript
+from kimi_toolparse.rendering.prompt import render
+from kimi_toolparse.rendering.typescript import ToolDeclarationError, deep_sort, render_tools_typescript
 
-from .conftest import REFERENCE, need_shared
+from ..conftest import REFERENCE, need_shared
 
 TS_ROWS = REFERENCE / "ts_declarations.jsonl"
 
