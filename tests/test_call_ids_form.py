@@ -1,4 +1,4 @@
-"""The ``functions.NAME:IDX`` form's helpers in ``kimi_toolparse.call_ids``: one rule each, and round trips."""
+"""The ``functions.NAME:IDX`` helpers in ``kimi_toolparse.call_ids``: one rule each, and round trips."""
 
 from __future__ import annotations
 
