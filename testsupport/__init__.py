@@ -1,2 +1,2 @@
-"""Helpers shared by tests, benchmarks and scripts, never shipped: ways to feed a parser, Moonshot's
-reference parser, the Jinja oracle and the committed render goldens."""
+"""Helpers the tests and benchmarks share, never shipped: ways to feed a parser (``streams``), Moonshot's
+reference parser (``reference_parser``), the Jinja oracle and the committed render goldens (``goldens``)."""

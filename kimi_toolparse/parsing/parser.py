@@ -1,4 +1,4 @@
-"""The streaming parser: one object that holds the state and runs the table in ``grammar.py``.
+"""The streaming parser: one object that holds the state and runs the table in ``states.py``.
 
 It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server has them, the token ids
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at

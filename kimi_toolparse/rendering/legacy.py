@@ -2,7 +2,7 @@
 
 They differ from today's in structure, not only in data: fixed role headers, tool calls numbered by position,
 arguments and tool results printed raw, a stray newline or indent here and there. Each revision is described
-by a :class:`~kimi_toolparse.templates.LegacyFormat`; this renders it, byte for byte, bugs included.
+by a :class:`~kimi_toolparse.rendering.templates.LegacyFormat`; this renders it, byte for byte, bugs included.
 """
 
 from __future__ import annotations
