@@ -14,12 +14,15 @@ Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
     prompt = render(messages, tools, model="kimi-k2.5")
 
 The layout: :mod:`.parsing` holds the parser, :mod:`.rendering` the renderer (neither imports the other);
-:mod:`.tokens`, :mod:`.vocab` and :mod:`.call_ids` are the leaves both share.
+:mod:`.tokens`, :mod:`.vocab` and :mod:`.call_ids` are the leaves both share. The renderer's names load on
+first use: a program that only parses never imports :mod:`.rendering`.
 """
 
 from __future__ import annotations
 
-from .call_ids import ToolCallIds, normalize_tool_call_ids
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .parsing import (
     ArgumentsDelta,
     CallStatus,
@@ -37,19 +40,52 @@ from .parsing import (
     Tools,
     parse,
 )
-from .rendering import (
-    ChatMessage,
-    ChatToolCall,
-    ChatToolCallFunction,
-    Conversation,
-    ToolDeclarationError,
-    ToolDefinition,
-    encode_prompt,
-    render,
-    render_ids,
-    render_tools_typescript,
-)
 from .vocab import KimiVocabulary
+
+if TYPE_CHECKING:
+    from .call_ids import ToolCallIds, normalize_tool_call_ids
+    from .rendering import (
+        ChatMessage,
+        ChatToolCall,
+        ChatToolCallFunction,
+        Conversation,
+        ToolDeclarationError,
+        ToolDefinition,
+        encode_prompt,
+        render,
+        render_ids,
+        render_tools_typescript,
+    )
+
+#: The renderer's names load on first use, so a server that only parses never imports the renderer.
+_LAZY: dict[str, str] = {
+    "ToolCallIds": ".call_ids",
+    "normalize_tool_call_ids": ".call_ids",
+    "ChatMessage": ".rendering",
+    "ChatToolCall": ".rendering",
+    "ChatToolCallFunction": ".rendering",
+    "Conversation": ".rendering",
+    "ToolDeclarationError": ".rendering",
+    "ToolDefinition": ".rendering",
+    "encode_prompt": ".rendering",
+    "render": ".rendering",
+    "render_ids": ".rendering",
+    "render_tools_typescript": ".rendering",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -126,3 +126,18 @@ def test_module_paths_are_not_shadowed_by_functions() -> None:
         if parent:
             attribute = getattr(importlib.import_module(parent), leaf)
             assert attribute is importlib.import_module(name), f"{parent}.{leaf} is not the module {name}"
+
+
+def test_parsing_alone_never_loads_the_renderer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kimi_toolparse\n"
+        "kimi_toolparse.parse('hi')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('kimi_toolparse.rendering')))\n"
+        "kimi_toolparse.render([{'role': 'user', 'content': 'hi'}])\n"
+        "print('kimi_toolparse.rendering.prompt' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "True"]
