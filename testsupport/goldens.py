@@ -647,7 +647,7 @@ def build() -> dict[str, Any]:
         for model, rel in TEMPLATE_FILES.items()
     }
     return {
-        "about": "Made by scripts/make_render_goldens.py from the official chat templates; do not edit.",
+        "about": "Made by python -m testsupport.goldens from the official chat templates; do not edit.",
         "templates": templates,
         "conversations": conversations,
         "cases": cases,
