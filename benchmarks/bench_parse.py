@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
-from tests.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
-from tests.streams import decode_steps  # noqa: E402
+from testsupport.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
+from testsupport.streams import decode_steps  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kimi_toolparse.render import render  # noqa: E402
-from kimi_toolparse.typescript import deep_sort, render_tools_typescript  # noqa: E402
+from kimi_toolparse.rendering.prompt import render  # noqa: E402
+from kimi_toolparse.rendering.typescript import deep_sort, render_tools_typescript  # noqa: E402
 
 
 def _best(fn: Callable[[], None], rounds: int, n: int) -> float:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=30, help="timing rounds per column (best is kept)")
     ap.add_argument("--revisions", action="store_true", help="also the older template revisions")
     args = ap.parse_args(argv)
-    goldens = importlib.import_module("scripts.make_render_goldens")
+    goldens = importlib.import_module("testsupport.goldens")
     if not goldens.REFERENCE.exists():
         print(f"needs the reference data at {goldens.REFERENCE} (set KIMI_SHARED)", file=sys.stderr)
         return 2

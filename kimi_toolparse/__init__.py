@@ -12,20 +12,80 @@ Parse a whole output with :func:`parse`, or stream it through :class:`StreamPars
 Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
 
     prompt = render(messages, tools, model="kimi-k2.5")
+
+The layout: :mod:`.parsing` holds the parser, :mod:`.rendering` the renderer (neither imports the other);
+:mod:`.tokens`, :mod:`.vocab` and :mod:`.call_ids` are the leaves both share. The renderer's names load on
+first use: a program that only parses never imports :mod:`.rendering`.
 """
 
 from __future__ import annotations
 
-from .call_ids import ToolCallIds, normalize_tool_call_ids
-from .chat import ChatMessage, ChatToolCall, ChatToolCallFunction, Conversation, ToolDefinition
-from .diagnostics import Code, Diagnostic
-from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
-from .parser import StreamParser, parse
-from .render import encode_prompt, render, render_ids
-from .tools import Tools
-from .typescript import ToolDeclarationError, render_tools_typescript
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .parsing import (
+    ArgumentsDelta,
+    CallStatus,
+    ClosedBy,
+    Code,
+    ContentDelta,
+    Diagnostic,
+    Event,
+    ParsedMessage,
+    ReasoningDelta,
+    StreamParser,
+    ToolCall,
+    ToolCallEnd,
+    ToolCallStart,
+    Tools,
+    parse,
+)
 from .vocab import KimiVocabulary
+
+if TYPE_CHECKING:
+    from .call_ids import ToolCallIds, normalize_tool_call_ids
+    from .rendering import (
+        ChatMessage,
+        ChatToolCall,
+        ChatToolCallFunction,
+        Conversation,
+        ToolDeclarationError,
+        ToolDefinition,
+        encode_prompt,
+        render,
+        render_ids,
+        render_tools_typescript,
+    )
+
+#: The renderer's names load on first use, so a server that only parses never imports the renderer.
+_LAZY: dict[str, str] = {
+    "ToolCallIds": ".call_ids",
+    "normalize_tool_call_ids": ".call_ids",
+    "ChatMessage": ".rendering",
+    "ChatToolCall": ".rendering",
+    "ChatToolCallFunction": ".rendering",
+    "Conversation": ".rendering",
+    "ToolDeclarationError": ".rendering",
+    "ToolDefinition": ".rendering",
+    "encode_prompt": ".rendering",
+    "render": ".rendering",
+    "render_ids": ".rendering",
+    "render_tools_typescript": ".rendering",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

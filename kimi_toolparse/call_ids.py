@@ -1,18 +1,63 @@
-"""Id hygiene: give every tool call in a conversation's history the ``functions.NAME:IDX`` id Kimi expects.
+"""The ``functions.NAME:IDX`` call-id form: its helpers, and the rewrite of a history's ids into it.
 
 Kimi K2 models were trained on ids of the form ``functions.{name}:{idx}``, ``idx`` counting the calls of the
 whole conversation from 0. Histories carrying other ids (``call_abc``, ``search:0``) make the model drift
-into broken ids, which breaks parsers. This rewrites the ids of the assistant messages' calls and, to match,
-the ``tool_call_id`` of the tool results, and keeps the mapping so a server can translate ids back.
+into broken ids, which breaks parsers. :func:`normalize_tool_call_ids` rewrites the ids of the assistant
+messages' calls and, to match, the ``tool_call_id`` of the tool results, and keeps the mapping so a server
+can translate ids back. This module is the one home of the form; the parser's lenient reading of ids the
+model wrote (rules 10 and 11 of ``docs/format.md``) builds on :func:`split_call_id`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["ToolCallIds", "normalize_tool_call_ids"]
+__all__ = [
+    "CALL_ID_PREFIX",
+    "ToolCallIds",
+    "format_call_id",
+    "normalize_tool_call_ids",
+    "split_call_id",
+    "with_prefix",
+]
+
+#: What every canonical id starts with: the namespace the tool declarations put the functions in.
+CALL_ID_PREFIX: Final = "functions."
+
+
+def format_call_id(name: str, index: int) -> str:
+    """``functions.NAME:IDX``, the id a Kimi template writes and a Kimi model is trained to write."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a call id needs a non-empty function name, not {name!r}")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"a call id's index counts calls from 0: give an int >= 0, not {index!r}")
+    return f"{CALL_ID_PREFIX}{name}:{index}"
+
+
+def split_call_id(call_id: str, *, require_prefix: bool = True) -> tuple[str, str] | None:
+    """``(NAME, IDX)`` of an id in the form, IDX as the digits written (``007`` stays ``007``), or None.
+
+    The split falls on the LAST ``:`` followed only by ASCII digits, so names may hold ``:`` and ``.``
+    (``functions.a:b:3`` is ``("a:b", "3")``). With ``require_prefix=False`` a missing ``functions.`` is
+    accepted, as the parser accepts ``get_weather:0``. No stripping: callers decide about whitespace.
+    """
+    head, colon, digits = call_id.rpartition(":")
+    if not colon or not digits.isascii() or not digits.isdigit():
+        return None
+    if head.startswith(CALL_ID_PREFIX):
+        head = head[len(CALL_ID_PREFIX) :]
+    elif require_prefix:
+        return None
+    if not head:
+        return None
+    return head, digits  # not int(): a model may write more digits than int() accepts
+
+
+def with_prefix(call_id: str) -> str:
+    """The id with ``functions.`` in front unless it has it already (older templates write ids so)."""
+    return call_id if call_id.startswith(CALL_ID_PREFIX) else CALL_ID_PREFIX + call_id
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,11 +12,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from .message import ParsedMessage
-from .parser import StreamParser
-from .render import encode_prompt, render
-from .templates import MODELS, resolve_model
-from .tools import Tools
+from .parsing.message import ParsedMessage
+from .parsing.parser import StreamParser
+from .parsing.tools import Tools
+from .rendering.prompt import encode_prompt, render
+from .rendering.templates import MODELS, resolve_model
+
+__all__ = ["PROG", "UsageError", "build_parser", "cmd_parse", "cmd_render", "main", "read_json", "read_text"]
 
 PROG = "kimi-toolparse"
 

@@ -9,6 +9,34 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+__all__ = [
+    "ARG_BEGIN",
+    "CALL_BEGIN",
+    "CALL_END",
+    "DATA_IN_ARGUMENT_VALUE",
+    "FIRST_SPECIAL_ID",
+    "IM_ASSISTANT",
+    "IM_END",
+    "IM_MIDDLE",
+    "IM_SYSTEM",
+    "IM_USER",
+    "KIND_BY_ID",
+    "KIND_BY_TEXT",
+    "LAST_SPECIAL_ID",
+    "MAX_MARKER_LEN",
+    "SECTION_BEGIN",
+    "SECTION_END",
+    "SINGULAR_SECTION_BEGIN",
+    "SINGULAR_SECTION_END",
+    "SKIPPED_BY_DETOKENIZERS",
+    "SPECIAL_IDS",
+    "SPECIAL_TOKENS",
+    "TEXT_ONLY_MARKERS",
+    "THINK_BEGIN",
+    "THINK_END",
+    "Kind",
+]
+
 
 class Kind(enum.Enum):
     """What a marker means (the terminals of the output grammar, spec section 1)."""

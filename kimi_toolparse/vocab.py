@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from .tokens import FIRST_SPECIAL_ID, SPECIAL_IDS, SPECIAL_TOKENS
 
+__all__ = ["PATTERN", "KimiVocabulary"]
+
 #: The pre-tokenization pattern of the Kimi tokenizer. The ``&&`` class intersections need tiktoken's engine.
 PATTERN = "|".join(
     [

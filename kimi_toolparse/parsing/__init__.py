@@ -1,0 +1,34 @@
+"""The parser: raw Kimi K2 output (text, token ids or both) to OpenAI-shaped messages and stream events.
+
+Reading order: ``states`` (the format as a table of parser states and steps), ``parser`` (``StreamParser``,
+the sans-IO machine that walks it), ``arguments`` (the JSON-argument scanner), ``names`` (function names
+from call ids), ``message``/``events`` (the results), ``openai_view`` (their OpenAI shape), ``tools`` (the
+request's tool list), ``alignment``/``detokenize`` (token ids in), ``diagnostics`` (what was irregular).
+It never imports :mod:`kimi_toolparse.rendering`.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import Code, Diagnostic
+from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
+from .parser import StreamParser, parse
+from .tools import Tools
+
+__all__ = [
+    "ArgumentsDelta",
+    "CallStatus",
+    "ClosedBy",
+    "Code",
+    "ContentDelta",
+    "Diagnostic",
+    "Event",
+    "ParsedMessage",
+    "ReasoningDelta",
+    "StreamParser",
+    "ToolCall",
+    "ToolCallEnd",
+    "ToolCallStart",
+    "Tools",
+    "parse",
+]

@@ -1,0 +1,168 @@
+"""One call's argument text as it streams: where its JSON value ends (rule 12), and what follows it.
+
+The boundary comes from a scanner that counts brackets of either kind and knows strings and escapes, so
+invalid JSON still gets a boundary. Long strings and runs without brackets are skipped by compiled regular
+expressions, never character by character in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["ArgumentScanner", "decode_json", "unwrap_double_encoded"]
+
+_NONSPACE = re.compile(r"\S")
+#: Inside a string: everything up to the closing quote or a backslash that ends the chunk.
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+#: Outside strings: text without brackets, and whole strings, up to the next bracket or unfinished string.
+_OUTSIDE = re.compile(r'(?:[^"{}\[\]]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
+
+START, JSON, RAW, TRAILING = range(4)
+
+
+class ArgumentScanner:
+    """Fed the text after ``<|tool_call_argument_begin|>`` piece by piece; releases argument text.
+
+    Leading whitespace is skipped and trailing whitespace held back, so the released pieces add up to the
+    stripped arguments. Text after a closed JSON value is kept apart as ``trailing``.
+    """
+
+    __slots__ = (
+        "depth",
+        "escape",
+        "in_string",
+        "mode",
+        "parts",
+        "quoted",
+        "trailing",
+        "trailing_offset",
+        "ws",
+    )
+
+    def __init__(self) -> None:
+        self.mode = START
+        self.depth = 0
+        self.in_string = False
+        self.escape = False
+        self.quoted = False
+        self.parts: list[str] = []
+        self.ws: list[str] = []
+        self.trailing: list[str] = []
+        self.trailing_offset = -1
+
+    @property
+    def in_value(self) -> bool:
+        """Inside the argument value, where ``<think>`` and ``[EOS]`` spellings are data (rule 7)."""
+        return self.mode == JSON or self.mode == RAW
+
+    def feed(self, text: str, pos: int, end: int, base: int) -> tuple[int, str]:
+        """Consume ``text[pos:end]``; return where it stopped and the argument text to release now.
+
+        It stops early where the value starts or closes, because the markers that count change there.
+        """
+        mode = self.mode
+        if mode == JSON:
+            close = self._scan(text, pos, end)
+            if close < 0:
+                return end, self._release(text[pos:end])
+            self.mode = TRAILING
+            self.trailing_offset = base + close
+            return close, self._release(text[pos:close])
+        if mode == RAW:
+            return end, self._release(text[pos:end])
+        if mode == TRAILING:
+            self.trailing.append(text[pos:end])
+            return end, ""
+        m = _NONSPACE.search(text, pos, end)
+        if m is None:
+            return end, ""
+        i = m.start()
+        first = text[i]
+        if first == "{" or first == "[":
+            self.mode = JSON
+        else:
+            self.mode = RAW
+            self.quoted = first == '"'
+        return i, ""
+
+    def _release(self, piece: str) -> str:
+        """The piece without its trailing whitespace, which waits: it may turn out to end the arguments.
+        Whitespace is kept as a list of pieces, so a long run of it costs no re-copying."""
+        body = piece.rstrip()
+        if not body:
+            if piece:
+                self.ws.append(piece)
+            return ""
+        tail = piece[len(body) :]
+        if self.ws:
+            body = "".join(self.ws) + body
+            self.ws = []
+        if tail:
+            self.ws.append(tail)
+        self.parts.append(body)
+        return body
+
+    def _scan(self, text: str, pos: int, end: int) -> int:
+        """Advance the bracket scanner over ``text[pos:end]``; the index after the value's end, or -1."""
+        depth = self.depth
+        i = pos
+        while i < end:
+            if self.in_string:
+                if self.escape:
+                    self.escape = False
+                    i += 1
+                    continue
+                i = _STRING_BODY.match(text, i, end).end()  # type: ignore[union-attr]
+                if i >= end:
+                    break
+                if text[i] == '"':
+                    self.in_string = False
+                    i += 1
+                elif i + 1 < end:
+                    i += 2
+                else:
+                    self.escape = True
+                    i = end
+                continue
+            i = _OUTSIDE.match(text, i, end).end()  # type: ignore[union-attr]
+            if i >= end:
+                break
+            c = text[i]
+            i += 1
+            if c == '"':
+                self.in_string = True
+            elif c == "{" or c == "[":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    self.depth = 0
+                    return i
+        self.depth = depth
+        return -1
+
+    def finish(self) -> tuple[str, str]:
+        """The arguments (``{}`` when empty) and the trailing text after a closed value."""
+        return "".join(self.parts) or "{}", "".join(self.trailing)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_json(text: str) -> tuple[bool, Any]:
+    """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON."""
+    try:
+        return True, json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def unwrap_double_encoded(value: Any) -> str | None:
+    """The inner text when a JSON string holds a JSON object (K2 sometimes double-encodes), else None."""
+    if not isinstance(value, str):
+        return None
+    ok, inner = decode_json(value)
+    return value if ok and isinstance(inner, dict) else None

@@ -1,0 +1,71 @@
+"""Diagnostics: every irregularity the parser meets, with a stable code, so nothing is dropped silently."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Code", "Diagnostic"]
+
+
+class Code(str, enum.Enum):
+    """Stable diagnostic codes. The message text may change between releases; the codes do not."""
+
+    #: A marker where it means nothing (rule 7); removed.
+    ORPHAN_MARKER = "orphan_marker"
+    #: A special token that is not part of the output grammar (``<|im_user|>``, ``[UNK]``, ...); removed.
+    SPECIAL_TOKEN = "special_token"
+    #: Non-whitespace text between the markers of a section; not content.
+    TEXT_IN_SECTION = "text_in_section"
+    #: A call header cut off before it had arguments (rule 6); no call.
+    HEADER_DISCARDED = "header_discarded"
+    #: A call whose header never reached ``<|tool_call_argument_begin|>`` (rule 6); the call is kept.
+    ARG_BEGIN_MISSING = "arg_begin_missing"
+    #: A call closed by something other than ``<|tool_call_end|>`` (rule 5); the call is kept.
+    CALL_NOT_CLOSED = "call_not_closed"
+    #: Text after a call's JSON value, removed (rule 12).
+    TRAILING_TEXT = "trailing_text"
+    #: Prose after a call's JSON value, made content: the model forgot its markers (rule 12).
+    PROSE_AFTER_ARGUMENTS = "prose_after_arguments"
+    #: Arguments that are not valid JSON; kept byte for byte.
+    INVALID_JSON = "invalid_json"
+    #: Arguments that were a JSON string holding a JSON object, unwrapped one level (rule 12).
+    UNWRAPPED_ARGUMENTS = "unwrapped_arguments"
+    #: A call id not of the form ``functions.NAME:IDX`` whose name was recovered from the tools (rule 11).
+    DRIFTED_ID = "drifted_id"
+    #: A call whose name could not be determined; it is left out of the OpenAI view (rules 10, 11).
+    UNRESOLVED_NAME = "unresolved_name"
+    #: Rule 11(b) was needed but no JSON-schema validator is installed (``kimi_toolparse[schema]``).
+    SCHEMA_CHECK_UNAVAILABLE = "schema_check_unavailable"
+    #: A tool-call section still open when the turn or the output ended.
+    UNCLOSED_SECTION = "unclosed_section"
+    #: Reasoning still open when the turn or the output ended.
+    UNCLOSED_REASONING = "unclosed_reasoning"
+    #: Text after the end of the turn (rule 9); not content.
+    TEXT_AFTER_END_OF_TURN = "text_after_end_of_turn"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One irregularity: where it was (character offset in the whole output) and the text concerned."""
+
+    code: Code
+    message: str
+    offset: int
+    text: str = ""
+    #: The index of the tool call concerned, when there is one.
+    call_index: int | None = None
+
+    def to_openai(self) -> None:
+        """Diagnostics are for the server's logs; a client never sees them."""
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "message": self.message,
+            "offset": self.offset,
+            "text": self.text,
+            "call_index": self.call_index,
+        }

@@ -1,0 +1,164 @@
+"""The parse result: a message with content, reasoning, tool calls and diagnostics."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, field_serializer
+
+from .diagnostics import Diagnostic
+from .openai_view import message_to_openai
+
+__all__ = ["CallStatus", "ClosedBy", "ParsedMessage", "ToolCall", "closer_flag"]
+
+
+class ClosedBy(str, enum.Enum):
+    """What ended a tool call (rule 5)."""
+
+    CALL_END = "call_end"
+    NEXT_CALL = "next_call"
+    SECTION_END = "section_end"
+    END_OF_TURN = "end_of_turn"
+    END_OF_OUTPUT = "end_of_output"
+
+
+class CallStatus(enum.Flag):
+    """How a call ended, plus what was irregular about it; test with ``in``."""
+
+    CALL_END = enum.auto()
+    NEXT_CALL = enum.auto()
+    SECTION_END = enum.auto()
+    END_OF_TURN = enum.auto()
+    END_OF_OUTPUT = enum.auto()
+    #: The header never reached ``<|tool_call_argument_begin|>`` (rule 6).
+    ARG_BEGIN_MISSING = enum.auto()
+    #: The arguments are not valid JSON (kept byte for byte).
+    INVALID_JSON = enum.auto()
+    #: The arguments were a JSON string holding an object, unwrapped one level.
+    UNWRAPPED = enum.auto()
+    #: No name could be determined; the call is not in the OpenAI view.
+    UNRESOLVED_NAME = enum.auto()
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name.lower() for m in CallStatus if m in self and m.name]
+
+
+_CLOSER_FLAGS = {
+    ClosedBy.CALL_END: CallStatus.CALL_END,
+    ClosedBy.NEXT_CALL: CallStatus.NEXT_CALL,
+    ClosedBy.SECTION_END: CallStatus.SECTION_END,
+    ClosedBy.END_OF_TURN: CallStatus.END_OF_TURN,
+    ClosedBy.END_OF_OUTPUT: CallStatus.END_OF_OUTPUT,
+}
+
+
+def closer_flag(closed_by: ClosedBy) -> CallStatus:
+    return _CLOSER_FLAGS[closed_by]
+
+
+def _status_from(value: Any) -> Any:
+    """Accept the serialized form (a list of flag names) as well as a CallStatus or its int value."""
+    if isinstance(value, (list, tuple)):
+        status = CallStatus(0)
+        for name in value:
+            if not isinstance(name, str) or name.upper() not in CallStatus.__members__:
+                raise ValueError(f"unknown call status {name!r}")
+            status |= CallStatus[name.upper()]
+        return status
+    return value
+
+
+#: Serialized as the list of its flag names, e.g. ``["next_call", "invalid_json"]``.
+StatusField = Annotated[
+    CallStatus,
+    BeforeValidator(_status_from),
+    PlainSerializer(lambda status: status.names, return_type=list[str]),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "enum": [m.name.lower() for m in CallStatus if m.name]}}
+    ),
+]
+
+
+class ToolCall(BaseModel):
+    """One tool call, in order of appearance; ``index`` is its position in this message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    #: The header as the model wrote it, surrounding whitespace removed; goes back verbatim into history.
+    id: str
+    #: None when the name could not be determined (rules 10 and 11).
+    name: str | None
+    #: The arguments text: valid JSON when ``json_valid``, else exactly what the model wrote.
+    arguments: str
+    status: StatusField
+
+    @property
+    def closed_by(self) -> ClosedBy:
+        for closed_by, flag in _CLOSER_FLAGS.items():
+            if flag in self.status:
+                return closed_by
+        raise AssertionError("every call has a closer")  # pragma: no cover
+
+    @property
+    def complete(self) -> bool:
+        """Closed by ``<|tool_call_end|>`` with all its markers in place."""
+        return CallStatus.CALL_END in self.status and CallStatus.ARG_BEGIN_MISSING not in self.status
+
+    @property
+    def json_valid(self) -> bool:
+        return CallStatus.INVALID_JSON not in self.status
+
+    @property
+    def arg_begin_missing(self) -> bool:
+        return CallStatus.ARG_BEGIN_MISSING in self.status
+
+    def to_openai(self) -> dict[str, Any]:
+        """The call in OpenAI's ``tool_calls[]`` shape; only for calls that have a name."""
+        if self.name is None:
+            raise ValueError(
+                f"call {self.index} ({self.id!r}) has no name and cannot be expressed in OpenAI's shape; "
+                "check ToolCall.name before converting"
+            )
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+#: Engine stop reasons that override the computed finish reason.
+_ENGINE_FINISH_REASONS = frozenset({"length", "content_filter"})
+
+
+class ParsedMessage(BaseModel):
+    """Everything one assistant turn said, split into its parts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str = ""
+    #: The text inside ``<think>…</think>``; ``""`` for an empty block, None when there was no reasoning.
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: The engine's own stop reason, as passed by the caller (``"length"`` when cut by the token limit).
+    stop_reason: str | None = None
+
+    @field_serializer("diagnostics")
+    def _diagnostics_dicts(self, diagnostics: tuple[Diagnostic, ...]) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in diagnostics]
+
+    @property
+    def finish_reason(self) -> str:
+        """``tool_calls`` when any call has a name, else ``stop``; the engine's ``length`` wins."""
+        if self.stop_reason in _ENGINE_FINISH_REASONS:
+            return self.stop_reason
+        if any(call.name is not None for call in self.tool_calls):
+            return "tool_calls"
+        return "stop"
+
+    def to_openai(self) -> dict[str, Any]:
+        """The assistant message as an OpenAI chat completion returns it."""
+        return message_to_openai(self)

@@ -1,0 +1,45 @@
+"""Function names from call ids: the canonical form (rule 10) and drifted ids with declared names (11a)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import regex
+
+__all__ = ["name_from_drifted_id", "name_from_id"]
+
+#: ``[functions.]NAME:DIGITS``: the greedy group makes the split fall on the LAST ``:`` before digits.
+_CANONICAL = regex.compile(r"(.*):[0-9]+", regex.DOTALL)
+_WORD = regex.compile(r"\w")
+_SPACE = regex.compile(r"\s")
+_PREFIX = "functions."
+#: Rule 11(a): a leading ``functions`` with an optional ``.`` or ``_``.
+_DRIFTED_PREFIX = regex.compile(r"functions[._]?")
+#: Rule 11(a): a trailing run of digits, with the ``:`` or ``_`` before it.
+_DRIFTED_COUNTER = regex.compile(r"[:_]?[0-9]+\Z")
+
+
+def name_from_id(call_id: str) -> str | None:
+    """Rule 10: the name in a canonical id, or None when the id is drifted."""
+    m = _CANONICAL.fullmatch(call_id.strip())
+    if m is None:
+        return None
+    name = m.group(1)
+    if name.startswith(_PREFIX):
+        name = name[len(_PREFIX) :]
+    if _SPACE.search(name) or not _WORD.search(name):
+        return None
+    return name
+
+
+def name_from_drifted_id(call_id: str, declared: Collection[str]) -> str | None:
+    """Rule 11(a): the declared name a drifted id spells, without and then with its trailing counter."""
+    rest = call_id.strip()
+    m = _DRIFTED_PREFIX.match(rest)
+    if m is not None:
+        rest = rest[m.end() :]
+    without = _DRIFTED_COUNTER.sub("", rest)
+    for candidate in (without, rest):
+        if candidate and candidate in declared:
+            return candidate
+    return None

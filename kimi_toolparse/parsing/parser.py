@@ -1,0 +1,835 @@
+"""The streaming parser: one object that holds the state and runs the table in ``states.py``.
+
+It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server has them, the token ids
+behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
+once (rule 1). Each feed costs time proportional to the chunk (rule 2): the scan buffer only ever holds a
+possible partial marker; everything held longer is kept in lists and joined once, when it is decided.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..tokens import (
+    DATA_IN_ARGUMENT_VALUE,
+    FIRST_SPECIAL_ID,
+    KIND_BY_ID,
+    KIND_BY_TEXT,
+    LAST_SPECIAL_ID,
+    MAX_MARKER_LEN,
+    SPECIAL_TOKENS,
+    TEXT_ONLY_MARKERS,
+    Kind,
+)
+from .alignment import align_specials
+from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
+from .diagnostics import Code, Diagnostic
+from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag
+from .names import name_from_drifted_id, name_from_id
+from .states import AT_END_OF_OUTPUT, State, Step, steps_for
+from .tools import Tools, as_tools
+
+__all__ = ["StreamParser", "parse"]
+
+# --- Finding markers in text -------------------------------------------------------------------------------
+# A finder matches marker-shaped text; a match counts only when it is a known marker (KIND_BY_TEXT).
+# The prefix sets say which text at the end of a chunk might still become a marker and must be held back.
+
+_ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
+#: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (rule 7).
+_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
+#: In token-id mode only the spellings that have no id are found in text (rule 4).
+_TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
+
+
+def _prefixes(texts: Iterable[str]) -> frozenset[str]:
+    return frozenset(t[:i] for t in texts for i in range(1, len(t)))
+
+
+_ALL_PREFIXES = _prefixes(KIND_BY_TEXT)
+_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if t not in DATA_IN_ARGUMENT_VALUE)
+_TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
+
+_NONSPACE = re.compile(r"\S")
+#: Where a header's id ends when ARG_BEGIN is missing (rule 6).
+_ID_STOP = re.compile(r"[\s{\[]")
+_ALNUM = re.compile(r"[^\W_]")
+
+_TEXT_MODE, _TOKEN_MODE = 1, 2
+_NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
+# Header phases: leading whitespace, the id, whitespace after the id.
+_LEAD, _ID, _GAP = 0, 1, 2
+
+_CLOSED_BY_STEP = {
+    Step.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
+    Step.CLOSE_AT_NEXT_CALL: ClosedBy.NEXT_CALL,
+    Step.CLOSE_AT_SECTION_END: ClosedBy.SECTION_END,
+    Step.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
+    Step.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
+}
+
+
+class _Call:
+    """The call being read."""
+
+    __slots__ = (
+        "args",
+        "header",
+        "id",
+        "index",
+        "name",
+        "offset",
+        "openai_index",
+        "pending",
+        "phase",
+        "started",
+        "streamed",
+    )
+
+    def __init__(self, index: int, offset: int) -> None:
+        self.index = index
+        self.offset = offset
+        self.header: list[str] = []
+        self.phase = _LEAD
+        self.id = ""
+        self.name: str | None = None
+        #: The name waits for rule 11(b), which needs the closed arguments.
+        self.pending = False
+        self.started = False
+        self.streamed = False
+        self.openai_index = -1
+        self.args = ArgumentScanner()
+
+
+def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
+    """The ids as a sequence of ints; numpy and torch integers are accepted through ``__index__``."""
+    if type(token_ids) is list or type(token_ids) is tuple:
+        ids: Sequence[int] = token_ids
+    elif isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
+        raise TypeError(f"token_ids must be a sequence of ints, not {type(token_ids).__name__}")
+    else:
+        ids = list(token_ids)
+    for t in ids:
+        if type(t) is not int:
+            break
+    else:
+        return ids
+    out = []
+    for t in ids:
+        try:
+            out.append(operator.index(t))
+        except TypeError:
+            raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
+    return out
+
+
+class StreamParser:
+    """Incremental parser for one assistant turn of Kimi K2 output.
+
+    ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (rule 11).
+    ``thinking``: the prompt ended with ``<think>``, so the output starts inside reasoning.
+    ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, a path to ``tiktoken.model``, or a
+    ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text).
+    """
+
+    def __init__(
+        self,
+        *,
+        tools: Tools | Iterable[Mapping[str, Any]] | None = None,
+        thinking: bool = False,
+        tokenizer: Any = None,
+    ) -> None:
+        if not isinstance(thinking, bool):
+            raise TypeError(f"thinking must be True or False, not {thinking!r}")
+        self._tools = as_tools(tools)
+        self._detokenizer: Any = None
+        if tokenizer is not None:
+            from .detokenize import detokenizer_for
+
+            self._detokenizer = detokenizer_for(tokenizer)
+        self._state = State.REASONING if thinking else State.CONTENT
+        self._content: list[str] = []
+        #: The stream holds back content that is only whitespace so far (its OpenAI view would be None).
+        self._content_visible = False
+        self._content_ws: list[str] = []
+        self._reasoning: list[str] | None = [] if thinking else None
+        self._calls: list[ToolCall] = []
+        self._diagnostics: list[Diagnostic] = []
+        self._events: list[Event] = []
+        self._section = _NO_SECTION
+        #: Text between the markers of a section, reported (explicit) or dropped (whitespace) at the marker.
+        self._section_text: list[str] = []
+        self._section_text_offset = 0
+        #: A section interrupted reasoning; text after it is held until decided (rule 8).
+        self._in_think = False
+        self._held: list[str] = []
+        self._after_end: list[str] = []
+        self._after_end_offset = 0
+        self._call: _Call | None = None
+        self._openai_count = 0
+        #: A possible partial marker at the end of what was fed.
+        self._hold = ""
+        self._received = 0
+        self._mode = 0
+        self._closed = False
+        self._stop_reason: str | None = None
+        self._message: ParsedMessage | None = None
+        self._text_handlers: dict[State, Callable[[str, int, int, int], int]] = {
+            State.CONTENT: self._text_content,
+            State.REASONING: self._text_reasoning,
+            State.SECTION: self._text_section,
+            State.HEADER: self._text_header,
+            State.HEADER_ARGS: self._text_args,
+            State.ARGS: self._text_args,
+            State.HELD: self._text_held,
+            State.DONE: self._text_done,
+        }
+
+    # --- Public API ----------------------------------------------------------------------------------------
+
+    def feed(self, text: str, token_ids: Sequence[int] | None = None) -> list[Event]:
+        """Feed the next piece of output; returns the events it completed.
+
+        Pass ``token_ids`` (the ids this piece was decoded from) when you have them: then a marker counts
+        only where its id is present, and marker-looking text produced by ordinary tokens is data (rule 4).
+        """
+        if self._closed:
+            raise ValueError("feed() after close(): create a new StreamParser for the next output")
+        if not isinstance(text, str):
+            raise TypeError(
+                f"feed() takes the decoded text as str, not {type(text).__name__}; "
+                "to feed token ids without text, pass tokenizer=... and use feed_ids()"
+            )
+        events: list[Event] = []
+        self._events = events
+        if token_ids is None:
+            if text:
+                if self._mode != _TEXT_MODE:
+                    self._set_mode(_TEXT_MODE)
+                self._feed_text(text)
+        else:
+            ids = _ids_list(token_ids)
+            if text or ids:
+                if self._mode != _TOKEN_MODE:
+                    self._set_mode(_TOKEN_MODE)
+                self._feed_step(text, ids)
+        return events
+
+    def feed_ids(self, token_ids: Sequence[int]) -> list[Event]:
+        """Feed token ids with no text; the parser detokenizes them (UTF-8 split across tokens included)."""
+        if self._closed:
+            raise ValueError("feed_ids() after close(): create a new StreamParser for the next output")
+        if self._detokenizer is None:
+            raise ValueError(
+                "feed_ids() needs a tokenizer: StreamParser(tokenizer=KimiVocabulary.from_file(path)) "
+                "or a transformers tokenizer"
+            )
+        ids = _ids_list(token_ids)
+        events: list[Event] = []
+        self._events = events
+        if ids:
+            self._set_mode(_TOKEN_MODE)
+            run: list[int] = []
+            for t in ids:
+                if FIRST_SPECIAL_ID <= t <= LAST_SPECIAL_ID:
+                    if run:
+                        self._token_text(self._detokenizer.decode(run))
+                        run = []
+                    self._token_text(self._detokenizer.flush())
+                    literal = SPECIAL_TOKENS[t]
+                    self._token_marker(KIND_BY_ID[t], literal, self._received)
+                    self._received += len(literal)
+                else:
+                    run.append(t)
+            if run:
+                self._token_text(self._detokenizer.decode(run))
+        return events
+
+    def close(self, *, stop_reason: str | None = None) -> list[Event]:
+        """End of output: settle everything still open. ``stop_reason`` is the engine's (e.g. ``length``)."""
+        if stop_reason is not None and not isinstance(stop_reason, str):
+            raise TypeError(f"stop_reason must be a str such as 'stop' or 'length', not {stop_reason!r}")
+        events: list[Event] = []
+        if self._closed:
+            return events
+        self._events = events
+        if self._detokenizer is not None:
+            self._token_text(self._detokenizer.flush())
+        if self._hold:
+            self._flush_hold()
+        if self._section_text:
+            self._flush_section_text()
+        for step in AT_END_OF_OUTPUT[self._state]:
+            self._run(step, None, "", self._received)
+        self._closed = True
+        self._stop_reason = stop_reason
+        return events
+
+    @property
+    def message(self) -> ParsedMessage:
+        """The parsed message: complete after close(); before that, what is decided so far."""
+        if self._message is not None:
+            return self._message
+        msg = ParsedMessage.model_construct(
+            content="".join(self._content),
+            reasoning=None if self._reasoning is None else "".join(self._reasoning),
+            tool_calls=tuple(self._calls),
+            diagnostics=tuple(self._diagnostics),
+            stop_reason=self._stop_reason,
+        )
+        if self._closed:
+            self._message = msg
+        return msg
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- Feeding -------------------------------------------------------------------------------------------
+
+    def _set_mode(self, mode: int) -> None:
+        if self._mode != mode:
+            if self._mode:
+                raise ValueError(
+                    "feed() was given token_ids on some calls and not others: pass them always or never"
+                )
+            self._mode = mode
+
+    def _feed_text(self, chunk: str) -> None:
+        hold = self._hold
+        base = self._received - len(hold)
+        self._received += len(chunk)
+        if hold:
+            self._hold = ""
+            self._scan(hold + chunk, base, 0)
+            return
+        # Fast paths for the common token: nothing in it can start a marker that counts here.
+        state = self._state
+        if state is State.CONTENT or state is State.REASONING:
+            if "<" not in chunk and "[" not in chunk:
+                self._text_handlers[state](chunk, 0, len(chunk), base)
+                return
+        elif state is State.ARGS and "<" not in chunk and self._call is not None and self._call.args.in_value:
+            pos = self._text_args(chunk, 0, len(chunk), base)
+            if pos == len(chunk):
+                return
+            self._scan(chunk, base, pos)
+            return
+        self._scan(chunk, base, 0)
+
+    def _feed_step(self, text: str, ids: Sequence[int]) -> None:
+        """One decode step in token-id mode: split the text at the special tokens among the ids."""
+        base = self._received
+        self._received += len(text)
+        if len(ids) == 1 and not FIRST_SPECIAL_ID <= ids[0] <= LAST_SPECIAL_ID:
+            self._token_text_at(text, base)
+            return
+        cursor = 0
+        for t, pos, width in align_specials(text, ids):
+            if pos > cursor:
+                self._token_text_at(text[cursor:pos], base + cursor)
+            self._token_marker(KIND_BY_ID[t], SPECIAL_TOKENS[t], base + pos)
+            cursor = pos + width
+        if cursor < len(text):
+            self._token_text_at(text[cursor:], base + cursor)
+
+    def _token_text(self, text: str) -> None:
+        if text:
+            base = self._received
+            self._received += len(text)
+            self._token_text_at(text, base)
+
+    def _token_text_at(self, text: str, base: int) -> None:
+        hold = self._hold
+        if hold:
+            self._hold = ""
+            self._scan(hold + text, base - len(hold), 0)
+        elif "<" in text:
+            self._scan(text, base, 0)
+        else:
+            self._text_all(text, base)
+
+    def _token_marker(self, kind: Kind, literal: str, offset: int) -> None:
+        if (
+            (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
+            and (self._state is State.ARGS or self._state is State.HEADER_ARGS)
+            and self._call_in_value()
+        ):
+            # Inside an argument value the think tokens are data, as ids too (rule 7).
+            self._token_text_at(literal, offset)
+            return
+        if self._hold:
+            self._flush_hold()
+        self._marker(kind, literal, offset)
+
+    def _flush_hold(self) -> None:
+        """A held partial marker that cannot complete any more is ordinary text (rule 3)."""
+        hold = self._hold
+        self._hold = ""
+        self._text_all(hold, self._received - len(hold))
+
+    def _text_all(self, text: str, base: int) -> None:
+        pos, end = 0, len(text)
+        while pos < end:
+            pos = self._text_handlers[self._state](text, pos, end, base)
+
+    def _scan(self, text: str, base: int, pos: int) -> None:
+        """Split text at the markers that count in the current state, and hold back a partial one."""
+        n = len(text)
+        while pos < n:
+            if self._mode == _TOKEN_MODE:
+                finder, prefixes = _TOKEN_FINDER, _TOKEN_PREFIXES
+            elif (self._state is State.ARGS or self._state is State.HEADER_ARGS) and self._call_in_value():
+                finder, prefixes = _VALUE_FINDER, _VALUE_PREFIXES
+            else:
+                finder, prefixes = _ALL_FINDER, _ALL_PREFIXES
+            m = finder.search(text, pos)
+            while m is not None and m.group() not in KIND_BY_TEXT:
+                m = finder.search(text, m.start() + 1)
+            if m is None:
+                end = n
+                lo = max(pos, n - MAX_MARKER_LEN + 1)
+                i = max(text.rfind("<", lo), text.rfind("[", lo))
+                if i >= 0 and text[i:] in prefixes:
+                    end = i
+            else:
+                end = m.start()
+            if pos < end:
+                pos = self._text_handlers[self._state](text, pos, end, base)
+                if pos < end:
+                    continue  # what counts as a marker changed here: search again
+            if m is None:
+                self._hold = text[end:]
+                return
+            self._marker(KIND_BY_TEXT[m.group()], m.group(), base + end)
+            pos = m.end()
+
+    def _call_in_value(self) -> bool:
+        return self._call is not None and self._call.args.in_value
+
+    # --- Text in each state --------------------------------------------------------------------------------
+
+    def _text_content(self, text: str, pos: int, end: int, base: int) -> int:
+        self._emit_content(text[pos:end])
+        return end
+
+    def _text_reasoning(self, text: str, pos: int, end: int, base: int) -> int:
+        self._emit_reasoning(text[pos:end])
+        return end
+
+    def _text_held(self, text: str, pos: int, end: int, base: int) -> int:
+        self._held.append(text[pos:end])
+        return end
+
+    def _text_done(self, text: str, pos: int, end: int, base: int) -> int:
+        if not self._after_end:
+            self._after_end_offset = base + pos
+        self._after_end.append(text[pos:end])
+        return end
+
+    def _text_section(self, text: str, pos: int, end: int, base: int) -> int:
+        if self._section == _IMPLICIT:
+            # An implicit section ends at the first text after a call that is not whitespace (rule 6).
+            m = _NONSPACE.search(text, pos, end)
+            if m is None:
+                self._section_text.append(text[pos:end])
+                return end
+            i = m.start()
+            before = "".join(self._section_text) + text[pos:i]
+            self._section_text = []
+            self._section = _NO_SECTION
+            self._state = State.HELD if self._in_think else State.CONTENT
+            if before:
+                self._free_text(before)
+            return i
+        if not self._section_text:
+            self._section_text_offset = base + pos
+        self._section_text.append(text[pos:end])
+        return end
+
+    def _text_header(self, text: str, pos: int, end: int, base: int) -> int:
+        call = self._call
+        assert call is not None
+        i = pos
+        if call.phase == _LEAD:
+            m = _NONSPACE.search(text, i, end)
+            if m is None:
+                call.header.append(text[pos:end])
+                return end
+            i = m.start()
+            call.phase = _ID
+        if call.phase == _ID:
+            m = _ID_STOP.search(text, i, end)
+            if m is None:
+                call.header.append(text[pos:end])
+                return end
+            i = m.start()
+            if text[i] != "{" and text[i] != "[":
+                call.phase = _GAP
+        if call.phase == _GAP:
+            m = _NONSPACE.search(text, i, end)
+            if m is None:
+                call.header.append(text[pos:end])
+                return end
+            i = m.start()
+        # Something follows the id: arguments, unless an ARG_BEGIN still comes (rule 6).
+        call.header.append(text[pos:i])
+        self._state = State.HEADER_ARGS
+        return i
+
+    def _text_args(self, text: str, pos: int, end: int, base: int) -> int:
+        call = self._call
+        assert call is not None
+        stop, piece = call.args.feed(text, pos, end, base)
+        if self._state is State.HEADER_ARGS:
+            call.header.append(text[pos:stop])
+        elif piece and call.started and not call.args.quoted:
+            call.streamed = True
+            self._events.append(ArgumentsDelta(call.index, call.openai_index, piece))
+        return stop
+
+    # --- Output --------------------------------------------------------------------------------------------
+
+    def _emit_content(self, text: str) -> None:
+        self._content.append(text)
+        if self._content_visible:
+            self._events.append(ContentDelta(text))
+        elif text.isspace():
+            self._content_ws.append(text)
+        else:
+            self._content_visible = True
+            if self._content_ws:
+                text = "".join(self._content_ws) + text
+                self._content_ws = []
+            self._events.append(ContentDelta(text))
+
+    def _emit_reasoning(self, text: str) -> None:
+        if self._reasoning is None:
+            self._reasoning = []
+        self._reasoning.append(text)
+        self._events.append(ReasoningDelta(text))
+
+    def _free_text(self, text: str) -> None:
+        """Text outside any section: content, or held while a section may have interrupted reasoning."""
+        if self._in_think:
+            self._held.append(text)
+        else:
+            self._emit_content(text)
+
+    def _report(
+        self, code: Code, message: str, offset: int, text: str = "", call_index: int | None = None
+    ) -> None:
+        d = Diagnostic(code, message, offset, text, call_index)
+        self._diagnostics.append(d)
+        self._events.append(d)
+
+    # --- Markers -------------------------------------------------------------------------------------------
+
+    def _marker(self, kind: Kind, literal: str, offset: int) -> None:
+        if self._section_text:
+            self._flush_section_text()
+        for step in steps_for(self._state, kind):
+            self._run(step, kind, literal, offset)
+
+    def _flush_section_text(self) -> None:
+        text = "".join(self._section_text)
+        self._section_text = []
+        if self._section == _EXPLICIT and not text.isspace():
+            self._report(
+                Code.TEXT_IN_SECTION,
+                "text between the markers of a tool-call section is not content",
+                self._section_text_offset,
+                text,
+            )
+
+    def _run(self, step: Step, kind: Kind | None, literal: str, offset: int) -> None:
+        closed_by = _CLOSED_BY_STEP.get(step)
+        if closed_by is not None:
+            self._close_call(closed_by, offset)
+            return
+        _STEPS[step](self, kind, literal, offset)
+
+    def _orphan(self, kind: Kind | None, literal: str, offset: int) -> None:
+        if kind is Kind.OTHER_SPECIAL:
+            self._report(Code.SPECIAL_TOKEN, f"special token {literal} removed", offset, literal)
+        else:
+            where = self._state.value
+            self._report(Code.ORPHAN_MARKER, f"{literal} means nothing in {where}; removed", offset, literal)
+
+    def _settle_think(self, kind: Kind | None, literal: str, offset: int) -> None:
+        if self._in_think:
+            self._in_think = False
+            self._held_is_reasoning(kind, literal, offset)
+
+    def _open_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
+        if self._reasoning is None:
+            self._reasoning = []
+        self._in_think = False
+        self._state = State.REASONING
+
+    def _close_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._in_think = False
+        self._state = State.CONTENT
+
+    def _interrupt_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._in_think = True
+
+    def _open_section(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._section = _EXPLICIT
+        self._state = State.SECTION
+
+    def _open_implicit_section(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._section = _IMPLICIT
+        self._state = State.SECTION
+
+    def _begin_call(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._call = _Call(len(self._calls), offset)
+        self._state = State.HEADER
+
+    def _header_is_id(self, kind: Kind | None, literal: str, offset: int) -> None:
+        assert self._call is not None
+        self._call.args = ArgumentScanner()
+
+    def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
+        call = self._call
+        assert call is not None
+        call.id = "".join(call.header).strip()
+        self._state = State.ARGS
+        self._name_call(call, offset)
+        if call.name is not None:
+            self._start_call(call)
+
+    def _name_call(self, call: _Call, offset: int) -> None:
+        """Rule 10, then 11(a); when both fail and tools were given, 11(b) waits for the arguments."""
+        call.name = name_from_id(call.id)
+        if call.name is None and self._tools is not None:
+            call.name = name_from_drifted_id(call.id, self._tools.names)
+            if call.name is not None:
+                self._report(
+                    Code.DRIFTED_ID,
+                    f"drifted id {call.id!r} names the declared tool {call.name!r}",
+                    offset,
+                    call.id,
+                    call.index,
+                )
+            else:
+                call.pending = True
+
+    def _start_call(self, call: _Call) -> None:
+        assert call.name is not None
+        call.started = True
+        call.openai_index = self._openai_count
+        self._openai_count += 1
+        self._events.append(ToolCallStart(call.index, call.openai_index, call.id, call.name))
+
+    def _close_section(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._section = _NO_SECTION
+        self._state = State.HELD if self._in_think else State.CONTENT
+
+    def _held_is_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
+        if self._held:
+            text = "".join(self._held)
+            self._held = []
+            self._emit_reasoning(text)
+
+    def _held_is_content(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._in_think = False
+        if self._held:
+            text = "".join(self._held)
+            self._held = []
+            self._emit_content(text)
+
+    def _end_turn(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._note_unclosed(offset)
+        self._state = State.DONE
+
+    def _end_output(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._note_unclosed(offset)
+        if self._after_end:
+            text = "".join(self._after_end)
+            self._report(
+                Code.TEXT_AFTER_END_OF_TURN, "text after the end of the turn", self._after_end_offset, text
+            )
+
+    def _note_unclosed(self, offset: int) -> None:
+        if self._section == _EXPLICIT:
+            self._report(Code.UNCLOSED_SECTION, "the tool-call section was never closed", offset)
+        if self._state is State.REASONING:
+            self._report(Code.UNCLOSED_REASONING, "the reasoning was never closed with </think>", offset)
+        self._section = _NO_SECTION
+
+    def _after_end_marker(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._text_done(literal, 0, len(literal), offset)
+
+    # --- Closing a call (rules 5, 6, 11, 12) ---------------------------------------------------------------
+
+    def _close_call(self, closed_by: ClosedBy, offset: int) -> None:
+        call = self._call
+        assert call is not None
+        self._call = None
+        state = self._state
+        self._state = State.SECTION
+        status = closer_flag(closed_by)
+        if state is State.ARGS:
+            arguments, trailing = call.args.finish()
+        else:
+            header = "".join(call.header).strip()
+            if state is State.HEADER:
+                if closed_by is not ClosedBy.CALL_END or not header:
+                    self._report(
+                        Code.HEADER_DISCARDED,
+                        f"call header without arguments cut off at {closed_by.value}; no call",
+                        call.offset,
+                        header,
+                    )
+                    return
+                call.id, arguments, trailing = header, "{}", ""
+            else:  # HEADER_ARGS: the id is the header's leading part, the rest its arguments
+                m = _ID_STOP.search(header)
+                call.id = header[: m.start()] if m else header
+                arguments, trailing = call.args.finish()
+            status |= CallStatus.ARG_BEGIN_MISSING
+            self._report(
+                Code.ARG_BEGIN_MISSING,
+                "the call header never reached <|tool_call_argument_begin|>",
+                call.offset,
+                header,
+                call.index,
+            )
+            self._name_call(call, call.offset)
+
+        if trailing and not trailing.isspace():
+            if closed_by is ClosedBy.CALL_END or not _ALNUM.search(trailing):
+                self._report(
+                    Code.TRAILING_TEXT,
+                    "text after the arguments' JSON value removed",
+                    call.args.trailing_offset,
+                    trailing,
+                    call.index,
+                )
+            else:
+                self._report(
+                    Code.PROSE_AFTER_ARGUMENTS,
+                    "prose after the arguments' JSON value kept as content",
+                    call.args.trailing_offset,
+                    trailing,
+                    call.index,
+                )
+                self._free_text(trailing)
+
+        valid, value = decode_json(arguments)
+        if call.args.quoted and valid:
+            inner = unwrap_double_encoded(value)
+            if inner is not None:
+                arguments = inner
+                valid, value = decode_json(inner)
+                status |= CallStatus.UNWRAPPED
+                self._report(
+                    Code.UNWRAPPED_ARGUMENTS,
+                    "arguments were a JSON string holding an object; unwrapped one level",
+                    call.offset,
+                    call.id,
+                    call.index,
+                )
+        if not valid:
+            status |= CallStatus.INVALID_JSON
+            self._report(
+                Code.INVALID_JSON, "arguments are not valid JSON", call.offset, arguments, call.index
+            )
+
+        if call.pending:
+            self._resolve_by_schema(call, value if valid else None)
+        if call.name is None:
+            status |= CallStatus.UNRESOLVED_NAME
+            self._report(
+                Code.UNRESOLVED_NAME,
+                f"no function name in id {call.id!r}; the call is left out of the OpenAI view",
+                call.offset,
+                call.id,
+                call.index,
+            )
+        if closed_by is not ClosedBy.CALL_END:
+            self._report(
+                Code.CALL_NOT_CLOSED,
+                f"call closed by {closed_by.value}, not <|tool_call_end|>",
+                offset,
+                "",
+                call.index,
+            )
+
+        result = ToolCall.model_construct(
+            index=call.index, id=call.id, name=call.name, arguments=arguments, status=status
+        )
+        self._calls.append(result)
+        if call.name is not None:
+            if not call.started:
+                self._start_call(call)
+            if not call.streamed:
+                self._events.append(ArgumentsDelta(call.index, call.openai_index, arguments))
+            self._events.append(ToolCallEnd(call.index, call.openai_index, status, result))
+
+    def _resolve_by_schema(self, call: _Call, value: Any) -> None:
+        """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess."""
+        tools = self._tools
+        assert tools is not None
+        if not isinstance(value, dict):
+            return
+        if not tools.schema_check_available:
+            self._report(
+                Code.SCHEMA_CHECK_UNAVAILABLE,
+                "resolving a drifted id by schema needs jsonschema: pip install 'kimi_toolparse[schema]'",
+                call.offset,
+                call.id,
+                call.index,
+            )
+            return
+        names = set(tools.accepting(value))
+        if len(names) == 1:
+            call.name = names.pop()
+            self._report(
+                Code.DRIFTED_ID,
+                f"drifted id {call.id!r}: only {call.name!r} accepts these arguments",
+                call.offset,
+                call.id,
+                call.index,
+            )
+
+
+_STEPS: dict[Step, Callable[[StreamParser, Kind | None, str, int], None]] = {
+    Step.ORPHAN: StreamParser._orphan,
+    Step.SETTLE_THINK: StreamParser._settle_think,
+    Step.OPEN_REASONING: StreamParser._open_reasoning,
+    Step.CLOSE_REASONING: StreamParser._close_reasoning,
+    Step.INTERRUPT_REASONING: StreamParser._interrupt_reasoning,
+    Step.OPEN_SECTION: StreamParser._open_section,
+    Step.OPEN_IMPLICIT_SECTION: StreamParser._open_implicit_section,
+    Step.BEGIN_CALL: StreamParser._begin_call,
+    Step.START_ARGS: StreamParser._start_args,
+    Step.HEADER_IS_ID: StreamParser._header_is_id,
+    Step.CLOSE_SECTION: StreamParser._close_section,
+    Step.HELD_IS_REASONING: StreamParser._held_is_reasoning,
+    Step.HELD_IS_CONTENT: StreamParser._held_is_content,
+    Step.END_TURN: StreamParser._end_turn,
+    Step.END_OUTPUT: StreamParser._end_output,
+    Step.AFTER_END: StreamParser._after_end_marker,
+}
+
+
+def parse(
+    text: str,
+    *,
+    tools: Tools | Iterable[Mapping[str, Any]] | None = None,
+    thinking: bool = False,
+    stop_reason: str | None = None,
+) -> ParsedMessage:
+    """Parse a whole output at once: the streaming parser fed everything in one piece (rule 1)."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes the model output as str, not {type(text).__name__}")
+    parser = StreamParser(tools=tools, thinking=thinking)
+    parser.feed(text)
+    parser.close(stop_reason=stop_reason)
+    return parser.message

@@ -1,0 +1,1 @@
+"""Tests of kimi_toolparse.rendering: API, CLI, token ids, TypeScript tool declarations, round trips."""

@@ -1,0 +1,208 @@
+"""``kimi-toolparse render``: the prompt or its ids for a request file; one-line errors, exit 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kimi_toolparse.cli import main
+from kimi_toolparse.rendering.prompt import render
+
+from ..conftest import ROOT, VOCAB_FILE, need_shared
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+MESSAGES = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "reasoning_content": "Use the tool.",
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "Sunny"},
+]
+
+
+def _write(tmp_path: Path, name: str, data: Any) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["render", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_prints_the_prompt_of_a_request_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    request = _write(
+        tmp_path, "req.json", {"model": "x", "messages": MESSAGES, "tools": TOOLS, "temperature": 0}
+    )
+    code, out, err = _run(capsys, request, "--model", "kimi-k2.5")
+    assert (code, err) == (0, "")
+    assert out == render(MESSAGES, TOOLS, model="kimi-k2.5")  # exactly the prompt, no newline added
+
+
+def test_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    messages = _write(tmp_path, "messages.json", MESSAGES)  # a bare message list works too
+    tools = _write(tmp_path, "tools.json", {"tools": TOOLS})
+    code, out, _ = _run(
+        capsys, messages, "--tools", tools, "--model", "kimi-k2.6", "--no-generation-prompt", "--no-thinking"
+    )
+    assert code == 0
+    assert out == render(MESSAGES, TOOLS, model="kimi-k2.6", add_generation_prompt=False, thinking=False)
+    code, out, _ = _run(
+        capsys,
+        messages,
+        "--model",
+        "kimi-k2-instruct",
+        "--normalize-ids",
+        "--plain-template",
+        "--preserve-thinking",
+    )
+    assert out == render(MESSAGES, model="kimi-k2-instruct", normalize_ids=True, plain_template=True)
+    assert "functions.get_weather:0" in out
+
+
+@pytest.mark.parametrize(
+    "requested",
+    ["moonshotai/Kimi-K2.5", "kimi-k2.5", "Kimi-K2-Instruct@22bf1395", "moonshotai/Kimi-K2-Thinking"],
+)
+def test_the_request_names_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], requested: str
+) -> None:
+    request = _write(tmp_path, "req.json", {"model": requested, "messages": MESSAGES, "tools": TOOLS})
+    code, out, err = _run(capsys, request)
+    assert (code, err) == (0, "")
+    assert out == render(MESSAGES, TOOLS, model=requested)
+    assert out != render(MESSAGES, TOOLS, model="kimi-k2-instruct-0905")
+    # the flag wins over the file
+    _, out, _ = _run(capsys, request, "--model", "kimi-k2-instruct-0905")
+    assert out == render(MESSAGES, TOOLS, model="kimi-k2-instruct-0905")
+
+
+@pytest.mark.parametrize(
+    ("request_body", "error"),
+    [
+        ({"messages": MESSAGES}, r"req\.json names no model: pass --model NAME \(kimi-k2-instruct, "),
+        (MESSAGES, r"req\.json names no model: pass --model NAME"),
+        ({"model": "gpt-4o", "messages": MESSAGES}, r"asks for model 'gpt-4o', which is not a Kimi model"),
+        ({"model": "kimi-k2.5@0000000", "messages": MESSAGES}, r"asks for model 'kimi-k2\.5@0000000'"),
+    ],
+)
+def test_a_missing_or_unknown_model_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], request_body: Any, error: str
+) -> None:
+    code, out, err = _run(capsys, _write(tmp_path, "req.json", request_body))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert re.search(error, err), err
+
+
+def test_chat_template_kwargs_from_the_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    request = _write(
+        tmp_path, "req.json", {"messages": MESSAGES[:1], "chat_template_kwargs": {"thinking": False}}
+    )
+    _, out, _ = _run(capsys, request, "--model", "kimi-k2.5")
+    assert out.endswith("<think></think>")
+    _, out, _ = _run(capsys, request, "--model", "kimi-k2.5", "--thinking")  # the flag wins
+    assert out.endswith("<think>")
+
+
+def test_unknown_chat_template_kwargs_are_refused_like_the_api_refuses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "model": "kimi-k2.5",
+        "messages": MESSAGES[:1],
+        "chat_template_kwargs": {"enable_thinking": False},
+    }
+    with pytest.raises(TypeError, match="unknown template kwargs 'enable_thinking'"):
+        render(body["messages"], model="kimi-k2.5", **body["chat_template_kwargs"])
+    for extra in ([], ["--lenient"], ["--no-thinking"]):
+        code, out, err = _run(capsys, _write(tmp_path, "req.json", body), *extra)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "chat_template_kwargs has 'enable_thinking', which no Kimi template reads" in err, err
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(json.dumps({"messages": MESSAGES[:1]}).encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, _ = _run(capsys, "-", "--model", "kimi-k2-instruct")
+    assert code == 0 and out == render(MESSAGES[:1], model="kimi-k2-instruct")
+
+
+def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tiktoken", reason="--ids needs tiktoken")
+    vocab = need_shared(VOCAB_FILE)
+    request = _write(tmp_path, "req.json", {"model": "moonshotai/Kimi-K2-Instruct", "messages": MESSAGES[:1]})
+    code, out, _ = _run(capsys, request, "--ids", "--vocab", str(vocab.parent))
+    assert code == 0
+    ids = json.loads(out)
+    assert ids[:3] == [163594, 14062, 163601] and ids[-1] == 163601
+
+
+@pytest.mark.parametrize(
+    ("content", "argv", "error"),
+    [
+        (None, [], "cannot read"),
+        ("{not json", [], "is not valid JSON: Expecting property name"),
+        ('{"prompt": "x"}', [], "has no 'messages'"),
+        ('"text"', [], "must hold a request object"),
+        (
+            '{"model": "kimi-k2-instruct", "messages": [{"role": "tool", "content": "x"}]}',
+            [],
+            r"messages\[0\]\.tool_call_id is missing",
+        ),
+        ('{"messages": [{"role": "user", "content": "x"}]}', ["--model", "gpt-4"], "unknown model 'gpt-4'"),
+        ('{"messages": [{"role": "user", "content": "x"}]}', ["--ids"], "--ids needs --vocab"),
+        ('{"messages": [{"role": "user", "content": "x"}]}', ["--tools", "MISSING"], "cannot read MISSING"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, argv: list[str], error: str
+) -> None:
+    path = tmp_path / "conv.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    code, out, err = _run(capsys, str(path), *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1, err
+    assert re.search(error, err), err
+
+
+def test_installed_command(tmp_path: Path) -> None:
+    request = _write(tmp_path, "req.json", {"messages": MESSAGES, "tools": TOOLS})
+    done = subprocess.run(
+        [sys.executable, "-m", "kimi_toolparse", "render", request, "--model", "kimi-k2-thinking"],
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode("utf-8") == render(MESSAGES, TOOLS, model="kimi-k2-thinking")
+    done = subprocess.run(
+        [sys.executable, "-m", "kimi_toolparse", "render", str(tmp_path / "nope.json")],
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stderr.decode().startswith("kimi-toolparse: cannot read")
+    assert b"Traceback" not in done.stderr

@@ -1,0 +1,155 @@
+"""The package's shape: no import cycles, parsing and rendering apart, every module documented with __all__.
+
+Read from the source with ``ast`` (nothing is imported), so a cycle hidden in a function body or behind
+``TYPE_CHECKING`` counts as well.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kimi_toolparse
+
+PACKAGE = Path(kimi_toolparse.__file__).resolve().parent
+SHARED_LEAVES = (
+    "kimi_toolparse.tokens",
+    "kimi_toolparse.vocab",
+    "kimi_toolparse.call_ids",
+    "kimi_toolparse.tool_shape",
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = ("kimi_toolparse", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """The package's modules this module imports, anywhere in its body."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            # ``from . import x`` may name a submodule
+            targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t in MODULES and t != name)
+    return found
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def test_the_graph_sees_the_package() -> None:
+    assert "kimi_toolparse.parsing.parser" in MODULES and "kimi_toolparse.rendering.prompt" in MODULES
+    assert "kimi_toolparse.parsing.states" in GRAPH["kimi_toolparse.parsing.parser"]
+    assert "kimi_toolparse.tokens" in GRAPH["kimi_toolparse.parsing.parser"]  # ``from ..tokens import``
+
+
+def test_no_import_cycles() -> None:
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for target in sorted(GRAPH[name]):
+            # a package's __init__ importing its own submodules is not a cycle of the code
+            if not (MODULES[name].name == "__init__.py" and target.startswith(name + ".")):
+                visit(target, [*path, name])
+        done.add(name)
+
+    for name in sorted(GRAPH):
+        visit(name, [])
+
+
+@pytest.mark.parametrize(("one", "other"), [("parsing", "rendering"), ("rendering", "parsing")])
+def test_parsing_and_rendering_never_import_each_other(one: str, other: str) -> None:
+    for name, targets in GRAPH.items():
+        if name.startswith(f"kimi_toolparse.{one}"):
+            wrong = sorted(t for t in targets if t.startswith(f"kimi_toolparse.{other}"))
+            assert not wrong, f"{name} imports {wrong}"
+
+
+def test_shared_leaves_import_only_each_other() -> None:
+    for leaf in SHARED_LEAVES:
+        assert GRAPH[leaf] <= set(SHARED_LEAVES), f"{leaf} imports {sorted(GRAPH[leaf])}"
+
+
+def test_the_openai_view_is_a_leaf() -> None:
+    assert GRAPH["kimi_toolparse.parsing.openai_view"] == set()
+
+
+def _is_all(target: ast.expr) -> bool:
+    return isinstance(target, ast.Name) and target.id == "__all__"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_every_module_says_what_it_holds_and_exports(name: str) -> None:
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    doc = ast.get_docstring(tree)
+    assert doc and doc.splitlines()[0].strip(), f"{name}: no first docstring line"
+    exported = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.Assign) and any(_is_all(t) for t in node.targets))
+        or (isinstance(node, ast.AnnAssign) and _is_all(node.target))
+    ]
+    assert exported, f"{name}: no __all__"
+
+
+def _import(name: str) -> Any:
+    """The module, or a skip when it needs an optional extra that is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and not e.name.startswith("kimi_toolparse"):
+            pytest.skip(f"{name} needs {e.name}, an optional extra that is not installed")
+        raise
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.endswith("__main__")))
+def test_all_names_exist(name: str) -> None:
+    module = _import(name)
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names what it lacks: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.count(".") and not n.endswith("__main__")))
+def test_module_paths_are_not_shadowed_by_functions(name: str) -> None:
+    module = _import(name)
+    parent, _, leaf = name.rpartition(".")
+    assert getattr(importlib.import_module(parent), leaf) is module, f"{parent}.{leaf} is not {name}"
+
+
+def test_parsing_alone_never_loads_the_renderer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kimi_toolparse\n"
+        "kimi_toolparse.parse('hi')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('kimi_toolparse.rendering')))\n"
+        "kimi_toolparse.render([{'role': 'user', 'content': 'hi'}], model='kimi-k2.5')\n"
+        "print('kimi_toolparse.rendering.prompt' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "True"]
