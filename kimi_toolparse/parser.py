@@ -40,6 +40,9 @@ from .tools import Tools, as_tools
 _ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
 #: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (rule 7).
 _VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
+#: After a header's id, where arguments may begin (ARG_BEGIN missing): the think tags are found, because
+#: they are data only if ARG_BEGIN never comes (rule 7); the bracket spellings are data.
+_HEADER_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>")
 #: In token-id mode only the spellings that have no id are found in text (rule 4).
 _TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
 
@@ -50,6 +53,7 @@ def _prefixes(texts: Iterable[str]) -> frozenset[str]:
 
 _ALL_PREFIXES = _prefixes(KIND_BY_TEXT)
 _VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if t not in DATA_IN_ARGUMENT_VALUE)
+_HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("["))
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
@@ -77,6 +81,7 @@ class _Call:
     __slots__ = (
         "args",
         "header",
+        "header_marks",
         "id",
         "index",
         "name",
@@ -92,6 +97,9 @@ class _Call:
         self.index = index
         self.offset = offset
         self.header: list[str] = []
+        #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
+        #: those arguments if ARG_BEGIN never comes, removed and reported if it does (rule 7).
+        self.header_marks: list[tuple[Kind, str, int]] = []
         self.phase = _LEAD
         self.id = ""
         self.name: str | None = None
@@ -155,6 +163,7 @@ class StreamParser:
         self._content_visible = False
         self._content_ws: list[str] = []
         self._reasoning: list[str] | None = [] if thinking else None
+        self._reasoning_sent = False
         self._calls: list[ToolCall] = []
         self._diagnostics: list[Diagnostic] = []
         self._events: list[Event] = []
@@ -354,7 +363,7 @@ class StreamParser:
     def _token_marker(self, kind: Kind, literal: str, offset: int) -> None:
         if (
             (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
-            and (self._state is State.ARGS or self._state is State.HEADER_ARGS)
+            and self._state is State.ARGS
             and self._call_in_value()
         ):
             # Inside an argument value the think tokens are data, as ids too (rule 7).
@@ -381,8 +390,10 @@ class StreamParser:
         while pos < n:
             if self._mode == _TOKEN_MODE:
                 finder, prefixes = _TOKEN_FINDER, _TOKEN_PREFIXES
-            elif (self._state is State.ARGS or self._state is State.HEADER_ARGS) and self._call_in_value():
+            elif self._state is State.ARGS and self._call_in_value():
                 finder, prefixes = _VALUE_FINDER, _VALUE_PREFIXES
+            elif self._state is State.HEADER_ARGS and self._call_in_value():
+                finder, prefixes = _HEADER_VALUE_FINDER, _HEADER_VALUE_PREFIXES
             else:
                 finder, prefixes = _ALL_FINDER, _ALL_PREFIXES
             m = finder.search(text, pos)
@@ -509,7 +520,14 @@ class StreamParser:
         if self._reasoning is None:
             self._reasoning = []
         self._reasoning.append(text)
+        self._reasoning_sent = True
         self._events.append(ReasoningDelta(text))
+
+    def _reasoning_known(self) -> None:
+        """An empty reasoning block is ``""`` in the view, so the stream says so too (rule 1): once the
+        block is over, an empty delta goes out if no reasoning delta did."""
+        if self._reasoning is not None and not self._reasoning_sent:
+            self._emit_reasoning("")
 
     def _free_text(self, text: str) -> None:
         """Text outside any section: content, or held while a section may have interrupted reasoning."""
@@ -530,8 +548,24 @@ class StreamParser:
     def _marker(self, kind: Kind, literal: str, offset: int) -> None:
         if self._section_text:
             self._flush_section_text()
+        if (
+            (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
+            and self._state is State.HEADER_ARGS
+            and self._call_in_value()
+        ):
+            self._think_in_header_args(kind, literal, offset)
+            return
         for step in steps_for(self._state, kind):
             self._run(step, kind, literal, offset)
+
+    def _think_in_header_args(self, kind: Kind, literal: str, offset: int) -> None:
+        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (rule 7)."""
+        call = self._call
+        assert call is not None
+        pos = 0
+        while pos < len(literal):
+            pos = call.args.feed(literal, pos, len(literal), offset)[0]
+        call.header_marks.append((kind, literal, offset))
 
     def _flush_section_text(self) -> None:
         text = "".join(self._section_text)
@@ -572,9 +606,11 @@ class StreamParser:
     def _close_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._in_think = False
         self._state = State.CONTENT
+        self._reasoning_known()
 
     def _interrupt_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._in_think = True
+        self._reasoning_known()
 
     def _open_section(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._section = _EXPLICIT
@@ -589,8 +625,15 @@ class StreamParser:
         self._state = State.HEADER
 
     def _header_is_id(self, kind: Kind | None, literal: str, offset: int) -> None:
-        assert self._call is not None
-        self._call.args = ArgumentScanner()
+        call = self._call
+        assert call is not None
+        call.args = ArgumentScanner()
+        # Think tags in a header are never part of the id (rule 7).
+        marks, call.header_marks = call.header_marks, []
+        for mark_kind, mark, mark_offset in marks:
+            self._orphan(mark_kind, mark, mark_offset)
+            if mark_kind is Kind.THINK_END:
+                self._settle_think(mark_kind, mark, mark_offset)
 
     def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
@@ -642,11 +685,16 @@ class StreamParser:
             self._emit_content(text)
 
     def _end_turn(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
+        self._reasoning_known()
         self._state = State.DONE
 
     def _end_output(self, kind: Kind | None, literal: str, offset: int) -> None:
+        # Held text is never lost: if the turn or the output ends first, it was content (rule 8).
+        self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
+        self._reasoning_known()
         if self._after_end:
             text = "".join(self._after_end)
             self._report(
@@ -712,18 +760,21 @@ class StreamParser:
             else:
                 self._report(
                     Code.PROSE_AFTER_ARGUMENTS,
-                    "prose after the arguments' JSON value kept as content",
+                    "prose after the arguments' JSON value kept as content"
+                    if not self._in_think
+                    else "prose after the arguments' JSON value, in a section that interrupted reasoning, "
+                    "kept as reasoning or content (rule 8)",
                     call.args.trailing_offset,
                     trailing,
                     call.index,
                 )
-                self._free_text(trailing)
+                self._prose_after_arguments(trailing, closed_by)
 
         valid, value = decode_json(arguments)
         if call.args.quoted and valid:
             inner = unwrap_double_encoded(value)
             if inner is not None:
-                arguments = inner
+                arguments = inner.strip()
                 valid, value = decode_json(inner)
                 status |= CallStatus.UNWRAPPED
                 self._report(
@@ -769,6 +820,19 @@ class StreamParser:
             if not call.streamed:
                 self._events.append(ArgumentsDelta(call.index, call.openai_index, arguments))
             self._events.append(ToolCallEnd(call.index, call.openai_index, status, result))
+
+    def _prose_after_arguments(self, text: str, closed_by: ClosedBy) -> None:
+        """Rule 12's prose is content, unless reasoning was interrupted: then rule 8 decides, and what
+        closed the call may already say (the next call: reasoning; the end: content)."""
+        if not self._in_think:
+            self._emit_content(text)
+            return
+        self._held.append(text)
+        if closed_by is ClosedBy.NEXT_CALL:
+            self._held_is_reasoning(None, "", 0)
+        elif closed_by is ClosedBy.END_OF_TURN or closed_by is ClosedBy.END_OF_OUTPUT:
+            self._held_is_content(None, "", 0)
+        # SECTION_END: the state becomes HELD and the next marker or the end decides.
 
     def _resolve_by_schema(self, call: _Call, value: Any) -> None:
         """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess."""

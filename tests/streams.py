@@ -76,7 +76,7 @@ def run_ids(
 
 def replay(events: Iterable[Any]) -> dict[str, Any]:
     """Accumulate the OpenAI deltas the way a client does."""
-    content, reasoning = "", ""
+    content, reasoning = "", None
     calls: dict[int, dict[str, str]] = {}
     for event in events:
         delta = event.to_openai()
@@ -84,7 +84,8 @@ def replay(events: Iterable[Any]) -> dict[str, Any]:
             continue
         assert set(delta) <= {"content", "reasoning_content", "tool_calls"}, delta
         content += delta.get("content", "")
-        reasoning += delta.get("reasoning_content", "")
+        if "reasoning_content" in delta:
+            reasoning = (reasoning or "") + delta["reasoning_content"]
         for tc in delta.get("tool_calls", []):
             if "id" in tc:
                 assert tc["index"] not in calls, "a call started twice"
@@ -102,7 +103,7 @@ def assert_stream_matches(events: list[Any], message: ParsedMessage) -> None:
     rebuilt = replay(events)
     view = message.to_openai()
     assert (rebuilt["content"] or None) == view["content"]
-    assert rebuilt["reasoning"] == (view["reasoning_content"] or "")
+    assert rebuilt["reasoning"] == view["reasoning_content"]
     want = [
         {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
         for c in view.get("tool_calls", [])
