@@ -16,16 +16,66 @@ Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
 
 from __future__ import annotations
 
-from .call_ids import ToolCallIds, normalize_tool_call_ids
-from .chat import ChatMessage, ChatToolCall, ChatToolCallFunction, Conversation, ToolDefinition
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
+from .message import CallStatus, ClosedBy, FinishReason, ParsedMessage, ToolCall
 from .parser import StreamParser, parse
-from .render import encode_prompt, render, render_ids
+from .prompt_end import ends_in_reasoning
 from .tools import Tools
-from .typescript import ToolDeclarationError, render_tools_typescript
 from .vocab import KimiVocabulary
+
+if TYPE_CHECKING:
+    from .call_ids import ToolCallIds, normalize_tool_call_ids
+    from .chat import ChatMessage, ChatToolCall, ChatToolCallFunction, Conversation, ToolDefinition
+    from .render import encode_prompt, render, render_ids
+    from .typescript import ToolDeclarationError, render_tools_typescript
+
+#: The renderer's names load on first use: parsing alone never pays for its pydantic models and templates.
+_LAZY: dict[str, str] = {
+    "ToolCallIds": ".call_ids",
+    "normalize_tool_call_ids": ".call_ids",
+    "ChatMessage": ".chat",
+    "ChatToolCall": ".chat",
+    "ChatToolCallFunction": ".chat",
+    "Conversation": ".chat",
+    "ToolDefinition": ".chat",
+    "encode_prompt": ".render",
+    "render": ".render",
+    "render_ids": ".render",
+    "ToolDeclarationError": ".typescript",
+    "render_tools_typescript": ".typescript",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``kimi_toolparse.render`` the function: importing the submodule of the same name (which the
+    import system then sets as the package's attribute) must not shadow it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType) and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0"
 
@@ -41,6 +91,7 @@ __all__ = [
     "Conversation",
     "Diagnostic",
     "Event",
+    "FinishReason",
     "KimiVocabulary",
     "ParsedMessage",
     "ReasoningDelta",
@@ -54,6 +105,7 @@ __all__ = [
     "Tools",
     "__version__",
     "encode_prompt",
+    "ends_in_reasoning",
     "normalize_tool_call_ids",
     "parse",
     "render",

@@ -28,6 +28,11 @@ def message_to_openai(message: ParsedMessage) -> dict[str, Any]:
     return out
 
 
+def role_delta() -> dict[str, Any]:
+    """The first chunk's delta of an OpenAI stream: it alone carries the role (clients take it from there)."""
+    return {"role": "assistant"}
+
+
 def content_delta(text: str) -> dict[str, Any]:
     return {"content": text}
 

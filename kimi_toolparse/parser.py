@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from . import openai_view
 from .alignment import align_specials
 from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
 from .grammar import AT_END_OF_OUTPUT, State, Step, steps_for
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag
+from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
 from .names import name_from_drifted_id, name_from_id
 from .tokens import (
     DATA_IN_ARGUMENT_VALUE,
@@ -62,6 +63,8 @@ _ID_STOP = re.compile(r"[\s{\[]")
 _ALNUM = re.compile(r"[^\W_]")
 
 _TEXT_MODE, _TOKEN_MODE = 1, 2
+#: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
+_COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
 # Header phases: leading whitespace, the id, whitespace after the id.
 _LEAD, _ID, _GAP = 0, 1, 2
@@ -123,14 +126,27 @@ def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
         if type(t) is not int:
             break
     else:
-        return ids
+        return _in_vocabulary(ids)
     out = []
     for t in ids:
+        if isinstance(t, bool):
+            raise TypeError(f"token_ids must hold ints, found a bool: {t!r}")
         try:
             out.append(operator.index(t))
         except TypeError:
             raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
-    return out
+    return _in_vocabulary(out)
+
+
+def _in_vocabulary(ids: Sequence[int]) -> Sequence[int]:
+    """Ids outside the Kimi vocabulary are API misuse (a wrong tokenizer, or a padding value)."""
+    if ids and (min(ids) < 0 or max(ids) > LAST_SPECIAL_ID):
+        bad = next(t for t in ids if not 0 <= t <= LAST_SPECIAL_ID)
+        raise ValueError(
+            f"token id {bad} is outside the Kimi vocabulary (0..{LAST_SPECIAL_ID}); "
+            "pass the ids the Kimi tokenizer produced"
+        )
+    return ids
 
 
 class StreamParser:
@@ -158,7 +174,11 @@ class StreamParser:
 
             self._detokenizer = detokenizer_for(tokenizer)
         self._state = State.REASONING if thinking else State.CONTENT
+        #: Decided text as pieces; every _COMPACT pieces are joined into one block, so a long stream of
+        #: small chunks holds a few large strings rather than millions of small ones.
         self._content: list[str] = []
+        self._content_blocks: list[str] = []
+        self._reasoning_blocks: list[str] = []
         #: The stream holds back content that is only whitespace so far (its OpenAI view would be None).
         self._content_visible = False
         self._content_ws: list[str] = []
@@ -256,10 +276,14 @@ class StreamParser:
                 self._token_text(self._detokenizer.decode(run))
         return events
 
-    def close(self, *, stop_reason: str | None = None) -> list[Event]:
-        """End of output: settle everything still open. ``stop_reason`` is the engine's (e.g. ``length``)."""
-        if stop_reason is not None and not isinstance(stop_reason, str):
-            raise TypeError(f"stop_reason must be a str such as 'stop' or 'length', not {stop_reason!r}")
+    def close(self, *, stop_reason: str | int | None = None) -> list[Event]:
+        """End of output: settle everything still open.
+
+        ``stop_reason`` is the engine's finish reason (``"stop"``, ``"length"``, ``"tool_calls"``,
+        ``"content_filter"``) or a stop token id (an int, as vLLM reports it: means ``"stop"``); another
+        string raises ValueError rather than being guessed.
+        """
+        reason = stop_reason_from(stop_reason)
         events: list[Event] = []
         if self._closed:
             return events
@@ -273,7 +297,7 @@ class StreamParser:
         for step in AT_END_OF_OUTPUT[self._state]:
             self._run(step, None, "", self._received)
         self._closed = True
-        self._stop_reason = stop_reason
+        self._stop_reason = reason
         return events
 
     @property
@@ -282,8 +306,10 @@ class StreamParser:
         if self._message is not None:
             return self._message
         msg = ParsedMessage.model_construct(
-            content="".join(self._content),
-            reasoning=None if self._reasoning is None else "".join(self._reasoning),
+            content="".join(self._content_blocks) + "".join(self._content),
+            reasoning=None
+            if self._reasoning is None
+            else "".join(self._reasoning_blocks) + "".join(self._reasoning),
             tool_calls=tuple(self._calls),
             diagnostics=tuple(self._diagnostics),
             stop_reason=self._stop_reason,
@@ -295,6 +321,15 @@ class StreamParser:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @staticmethod
+    def role_delta() -> dict[str, Any]:
+        """``{"role": "assistant"}``: send it as the delta of the stream's first chunk, before any event's.
+
+        OpenAI streams carry the role only there; a client's accumulated message (the ``openai`` SDK's
+        stream helpers) has no role without it, and the next request built from it is refused.
+        """
+        return openai_view.role_delta()
 
     # --- Feeding -------------------------------------------------------------------------------------------
 
@@ -504,7 +539,11 @@ class StreamParser:
     # --- Output --------------------------------------------------------------------------------------------
 
     def _emit_content(self, text: str) -> None:
-        self._content.append(text)
+        content = self._content
+        content.append(text)
+        if len(content) >= _COMPACT:
+            self._content_blocks.append("".join(content))
+            content.clear()
         if self._content_visible:
             self._events.append(ContentDelta(text))
         elif text.isspace():
@@ -517,9 +556,13 @@ class StreamParser:
             self._events.append(ContentDelta(text))
 
     def _emit_reasoning(self, text: str) -> None:
-        if self._reasoning is None:
-            self._reasoning = []
-        self._reasoning.append(text)
+        reasoning = self._reasoning
+        if reasoning is None:
+            reasoning = self._reasoning = []
+        reasoning.append(text)
+        if len(reasoning) >= _COMPACT:
+            self._reasoning_blocks.append("".join(reasoning))
+            reasoning.clear()
         self._reasoning_sent = True
         self._events.append(ReasoningDelta(text))
 
@@ -886,11 +929,12 @@ def parse(
     *,
     tools: Tools | Iterable[Mapping[str, Any]] | None = None,
     thinking: bool = False,
-    stop_reason: str | None = None,
+    stop_reason: str | int | None = None,
 ) -> ParsedMessage:
     """Parse a whole output at once: the streaming parser fed everything in one piece (rule 1)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the model output as str, not {type(text).__name__}")
+    stop_reason_from(stop_reason)  # misuse raises before any work
     parser = StreamParser(tools=tools, thinking=thinking)
     parser.feed(text)
     parser.close(stop_reason=stop_reason)
