@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse import StreamParser, ends_in_reasoning, parse, render
@@ -153,3 +153,42 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         kimi_toolparse.nope  # noqa: B018
+
+
+MARKERS = [
+    "<think>",
+    "</think>",
+    "<|tool_calls_section_begin|>",
+    "<|tool_calls_section_end|>",
+    "<|tool_call_begin|>",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
+    "<|im_end|>",
+    "[EOS]",
+    "<|im_user|>",
+    " ",
+    "{",
+    "}",
+    '"',
+    ":0",
+    "{}",
+    "<|tool_call_begin|>f:0<|tool_call_argument_begin|>",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(MARKERS), st.just(None)), max_size=16), st.booleans())
+def test_no_written_word_is_lost(pieces: list[str | None], thinking: bool) -> None:
+    """Rules 2 and 8: every word the model wrote ends up in the content, the reasoning, a call's id or
+    arguments, or the text of a diagnostic that removed it; held text included, whatever ends the output
+    (prose after arguments is reported but kept, so its diagnostic does not count)."""
+    words = [f"q{i}z" for i in range(len(pieces))]
+    raw = "".join(words[i] if p is None else p for i, p in enumerate(pieces))
+    message = parse(raw, thinking=thinking)
+    places = [message.content, message.reasoning or ""]
+    places += [c.id + "\x00" + c.arguments for c in message.tool_calls]
+    places += [d.text for d in message.diagnostics if d.code.value != "prose_after_arguments"]
+    everything = "\x00".join(places)
+    for i, p in enumerate(pieces):
+        if p is None:
+            assert words[i] in everything, (raw, words[i])
