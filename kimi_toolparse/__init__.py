@@ -2,11 +2,12 @@
 
 Parse a whole output with :func:`parse`, or stream it through :class:`StreamParser`::
 
-    parser = StreamParser(tools=request_tools, thinking=True)
+    parser = StreamParser(tools=request_tools, thinking=ends_in_reasoning(prompt))
+    send(parser.role_delta())              # {"role": "assistant"}: the first chunk's delta
     for chunk in engine_output:
         for event in parser.feed(chunk):
             delta = event.to_openai()      # None for events a client never sees
-    parser.close()
+    parser.close(stop_reason=engine_finish_reason)
     parser.message.to_openai()
 
 Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
