@@ -2,11 +2,12 @@
 
 Parse a whole output with :func:`parse`, or stream it through :class:`StreamParser`::
 
-    parser = StreamParser(tools=request_tools, thinking=True)
+    parser = StreamParser(tools=request_tools, thinking=ends_in_reasoning(prompt))
+    send(parser.role_delta())              # {"role": "assistant"}: the first chunk's delta
     for chunk in engine_output:
         for event in parser.feed(chunk):
             delta = event.to_openai()      # None for events a client never sees
-    parser.close()
+    parser.close(stop_reason=engine_finish_reason)
     parser.message.to_openai()
 
 Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
@@ -31,6 +32,7 @@ from .parsing import (
     ContentDelta,
     Diagnostic,
     Event,
+    FinishReason,
     ParsedMessage,
     ReasoningDelta,
     StreamParser,
@@ -38,6 +40,7 @@ from .parsing import (
     ToolCallEnd,
     ToolCallStart,
     Tools,
+    ends_in_reasoning,
     parse,
 )
 from .vocab import KimiVocabulary
@@ -101,6 +104,7 @@ __all__ = [
     "Conversation",
     "Diagnostic",
     "Event",
+    "FinishReason",
     "KimiVocabulary",
     "ParsedMessage",
     "ReasoningDelta",
@@ -114,6 +118,7 @@ __all__ = [
     "Tools",
     "__version__",
     "encode_prompt",
+    "ends_in_reasoning",
     "normalize_tool_call_ids",
     "parse",
     "render",

@@ -7,12 +7,14 @@ Bad input prints one line, ``kimi-toolparse: ...``, and exits 2; never a traceba
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO, NoReturn, TextIO
 
-from .parsing.message import ParsedMessage
+from . import __version__
+from .parsing.message import STOP_REASONS, ParsedMessage, stop_reason_from
 from .parsing.parser import StreamParser
 from .parsing.tools import Tools
 from .rendering.prompt import encode_prompt, render
@@ -51,6 +53,64 @@ def read_text(path: str) -> str:
         raise UsageError(f"{path} is not UTF-8 text (byte {e.start} is {data[e.start]:#04x})") from None
 
 
+#: Bytes read at a time by :func:`read_text_pieces`.
+PIECE_BYTES = 1 << 20
+
+
+def read_text_pieces(path: str, size: int = PIECE_BYTES) -> Iterator[str]:
+    """A file's text (``-`` for stdin) as UTF-8, piece by piece, so a large file is never held whole.
+
+    The file is opened at once (a missing file is an error before any output); a byte that is not UTF-8
+    raises :class:`UsageError` when its piece is reached."""
+    if path == "-":
+        return _pieces(sys.stdin.buffer, path, size)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed by _pieces)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    return _pieces(f, path, size)
+
+
+def _pieces(f: BinaryIO, path: str, size: int) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = 0  # bytes decoded before the current block
+    try:
+        while True:
+            try:
+                block = f.read(size)
+            except OSError as e:
+                raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                where = done - pending + e.start
+                raise UsageError(
+                    f"{path} is not UTF-8 text (byte {where} is {e.object[e.start]:#04x})"
+                ) from None
+            done += len(block)
+            if text:
+                yield text
+            if not block:
+                return
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def _chunks(pieces: Iterator[str], size: int) -> Iterator[str]:
+    """The text in chunks of ``size`` characters, whatever the pieces it arrives in."""
+    rest = ""
+    for piece in pieces:
+        text = rest + piece if rest else piece
+        end = len(text) - len(text) % size
+        for start in range(0, end, size):
+            yield text[start : start + size]
+        rest = text[end:]
+    if rest:
+        yield rest
+
+
 def read_json(path: str) -> Any:
     text = read_text(path)
     try:
@@ -83,6 +143,8 @@ def _print_json(obj: Any, out: TextIO) -> None:
 
 
 def _diagnostics_table(message: ParsedMessage, out: TextIO) -> None:
+    if not message.diagnostics:
+        return
     rows = [("offset", "code", "call", "message", "text")]
     for d in message.diagnostics:
         text = d.text if len(d.text) <= 40 else d.text[:37] + "..."
@@ -93,28 +155,45 @@ def _diagnostics_table(message: ParsedMessage, out: TextIO) -> None:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
+def _stop_reason(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    reason: str | int = int(value) if value.isdecimal() else value
+    try:
+        stop_reason_from(reason)
+    except ValueError:
+        raise UsageError(
+            f"--stop-reason {value!r}: want the engine's finish reason ({', '.join(STOP_REASONS)}) "
+            "or a stop token id"
+        ) from None
+    return reason
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
-    text = read_text(args.file)
     tools = _read_tools(args.tools)
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
+    stop_reason = _stop_reason(args.stop_reason)
     parser = StreamParser(tools=tools, thinking=args.thinking)
     out: TextIO = sys.stdout
+    pieces = read_text_pieces(args.file)
     if args.stream:
-        size = args.chunk_size
-        for start in range(0, len(text), size):
-            for event in parser.feed(text[start : start + size]):
+        # The file streams through in pieces: memory stays bounded however large it is.
+        out.write(json.dumps({"index": 0, "delta": parser.role_delta(), "finish_reason": None}) + "\n")
+        for chunk in _chunks(pieces, args.chunk_size):
+            for event in parser.feed(chunk):
                 delta = event.to_openai()
                 if delta is not None:
                     _print_json({"index": 0, "delta": delta, "finish_reason": None}, out)
-        for event in parser.close(stop_reason=args.stop_reason):
+        for event in parser.close(stop_reason=stop_reason):
             delta = event.to_openai()
             if delta is not None:
                 _print_json({"index": 0, "delta": delta, "finish_reason": None}, out)
         _print_json({"index": 0, "delta": {}, "finish_reason": parser.message.finish_reason}, out)
     else:
-        parser.feed(text)
-        parser.close(stop_reason=args.stop_reason)
+        for piece in pieces:
+            parser.feed(piece)
+        parser.close(stop_reason=stop_reason)
         out.write(json.dumps(parser.message.to_openai(), ensure_ascii=False, indent=2) + "\n")
     if args.diagnostics:
         _diagnostics_table(parser.message, sys.stderr)
@@ -251,6 +330,7 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _ArgumentParser(prog=PROG, description="Parse and render Kimi K2 raw output and prompts.")
+    ap.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.required = True
     p = sub.add_parser(
@@ -263,8 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="print the stream's chunks, one per line")
     p.add_argument("--chunk-size", type=int, default=4, metavar="N", help="characters per fed chunk (4)")
     p.add_argument("--tools", metavar="TOOLS.json", help="the request's tools (a list, or a request file)")
-    p.add_argument("--stop-reason", metavar="REASON", help="the engine's stop reason, e.g. length")
-    p.add_argument("--diagnostics", action="store_true", help="print a table of diagnostics on stderr")
+    p.add_argument(
+        "--stop-reason",
+        metavar="REASON",
+        help=f"the engine's finish reason ({', '.join(STOP_REASONS)}) or a stop token id",
+    )
+    p.add_argument(
+        "--diagnostics", action="store_true", help="print a table of diagnostics on stderr (if there are any)"
+    )
     p.set_defaults(handler=cmd_parse)
     _add_render(sub)
     return ap

@@ -76,15 +76,21 @@ def run_ids(
 
 def replay(events: Iterable[Any]) -> dict[str, Any]:
     """Accumulate the OpenAI deltas the way a client does."""
-    content, reasoning = "", ""
+    content, reasoning, role = "", None, None
     calls: dict[int, dict[str, str]] = {}
+    first = True
     for event in events:
         delta = event.to_openai()
         if delta is None:
             continue
-        assert set(delta) <= {"content", "reasoning_content", "tool_calls"}, delta
+        assert set(delta) <= {"role", "content", "reasoning_content", "tool_calls"}, delta
+        if "role" in delta:
+            assert first and delta == {"role": "assistant"}, "the role comes alone, in the first delta"
+            role = delta["role"]
+        first = False
         content += delta.get("content", "")
-        reasoning += delta.get("reasoning_content", "")
+        if "reasoning_content" in delta:
+            reasoning = (reasoning or "") + delta["reasoning_content"]
         for tc in delta.get("tool_calls", []):
             if "id" in tc:
                 assert tc["index"] not in calls, "a call started twice"
@@ -94,7 +100,12 @@ def replay(events: Iterable[Any]) -> dict[str, Any]:
                 assert tc["index"] in calls, "arguments before the call started"
                 calls[tc["index"]]["arguments"] += tc["function"]["arguments"]
     assert sorted(calls) == list(range(len(calls))), "OpenAI indexes must be dense"
-    return {"content": content, "reasoning": reasoning, "calls": [calls[i] for i in sorted(calls)]}
+    return {
+        "role": role,
+        "content": content,
+        "reasoning": reasoning,
+        "calls": [calls[i] for i in sorted(calls)],
+    }
 
 
 def assert_stream_matches(events: list[Any], message: ParsedMessage) -> None:
@@ -102,7 +113,7 @@ def assert_stream_matches(events: list[Any], message: ParsedMessage) -> None:
     rebuilt = replay(events)
     view = message.to_openai()
     assert (rebuilt["content"] or None) == view["content"]
-    assert rebuilt["reasoning"] == (view["reasoning_content"] or "")
+    assert rebuilt["reasoning"] == view["reasoning_content"]
     want = [
         {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
         for c in view.get("tool_calls", [])

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
+from .message import CallStatus, ClosedBy, FinishReason, ParsedMessage, ToolCall
 from .parser import StreamParser, parse
+from .prompt_end import ends_in_reasoning
 from .tools import Tools
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ContentDelta",
     "Diagnostic",
     "Event",
+    "FinishReason",
     "ParsedMessage",
     "ReasoningDelta",
     "StreamParser",
@@ -30,5 +32,6 @@ __all__ = [
     "ToolCallEnd",
     "ToolCallStart",
     "Tools",
+    "ends_in_reasoning",
     "parse",
 ]

@@ -54,8 +54,11 @@ class ArgumentScanner:
 
     @property
     def in_value(self) -> bool:
-        """Inside the argument value, where ``<think>`` and ``[EOS]`` spellings are data (rule 7)."""
-        return self.mode == JSON or self.mode == RAW
+        """Inside the argument value, where ``<think>`` and ``[EOS]`` spellings are data (rule 7).
+
+        The value begins right after ARG_BEGIN, its leading whitespace included, and ends where its JSON
+        value closes."""
+        return self.mode != TRAILING
 
     def feed(self, text: str, pos: int, end: int, base: int) -> tuple[int, str]:
         """Consume ``text[pos:end]``; return where it stopped and the argument text to release now.
@@ -153,11 +156,77 @@ def _reject_constant(name: str) -> Any:
 
 
 def decode_json(text: str) -> tuple[bool, Any]:
-    """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON."""
+    """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON.
+
+    Validity is the grammar's, however deep the value nests or however long its numbers are: where
+    ``json.loads`` gives up on valid JSON (its recursion limit, Python's limit on integer digits), a
+    stack-based check decides, and the value is (True, None).
+    """
     try:
         return True, json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    except json.JSONDecodeError:
         return False, None
+    except (ValueError, RecursionError):
+        return is_json(text), None
+
+
+_WS = r"[ \t\n\r]*"
+#: One JSON token after optional JSON whitespace; the group that matched says which kind.
+_JSON_TOKEN = re.compile(
+    _WS
+    + r"""(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"""
+    + r"""|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")"""
+    + r"""|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"""
+)
+_JSON_END = re.compile(_WS + r"\Z")
+# What may come next: a value; a value or "]" (after "["); a key or "}" (after "{"); a key; ":";
+# "," or the container's close.
+_VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT = range(6)
+
+
+def is_json(text: str) -> bool:
+    """Whether ``text`` is one JSON value by the grammar (RFC 8259), with no limit on nesting depth."""
+    stack: list[str] = []
+    expect = _VALUE
+    pos = 0
+    while True:
+        if expect == _NEXT and not stack:
+            return _JSON_END.match(text, pos) is not None
+        m = _JSON_TOKEN.match(text, pos)
+        if m is None:
+            return False
+        pos = m.end()
+        kind = m.lastgroup
+        if expect == _COLON:
+            if kind != "colon":
+                return False
+            expect = _VALUE
+        elif expect == _NEXT:
+            if kind == "comma":
+                expect = _KEY if stack[-1] == "{" else _VALUE
+            elif kind == "close" and (m.group("close") == "}") == (stack[-1] == "{"):
+                stack.pop()
+            else:
+                return False
+        elif expect in (_KEY, _KEY_OR_CLOSE):
+            if kind == "string":
+                expect = _COLON
+            elif kind == "close" and expect == _KEY_OR_CLOSE and m.group("close") == "}":
+                stack.pop()
+                expect = _NEXT
+            else:
+                return False
+        elif kind == "string" or kind == "scalar":
+            expect = _NEXT
+        elif kind == "open":
+            bracket = m.group("open")
+            stack.append(bracket)
+            expect = _KEY_OR_CLOSE if bracket == "{" else _VALUE_OR_CLOSE
+        elif kind == "close" and expect == _VALUE_OR_CLOSE and m.group("close") == "]":
+            stack.pop()
+            expect = _NEXT
+        else:
+            return False
 
 
 def unwrap_double_encoded(value: Any) -> str | None:

@@ -18,6 +18,11 @@ from .message import CallStatus, ToolCall
 
 @dataclass(frozen=True, slots=True)
 class ContentDelta:
+    """Content text, verbatim; the pieces add up to ``message.content``.
+
+    Content that is only whitespace so far is held back (the OpenAI view makes it None) and sent with the
+    first text that is not."""
+
     text: str
 
     def to_openai(self) -> dict[str, Any]:
@@ -26,6 +31,11 @@ class ContentDelta:
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
+    """Reasoning text (inside ``<think>``); the pieces add up to ``message.reasoning``.
+
+    An empty reasoning block comes as one ``ReasoningDelta("")`` when it ends, so a client's
+    ``reasoning_content`` is ``""`` exactly when the message's is."""
+
     text: str
 
     def to_openai(self) -> dict[str, Any]:
@@ -34,7 +44,10 @@ class ReasoningDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStart:
-    """A call whose name is known; sent once, before any of its arguments."""
+    """A call whose name is known; sent once, before any of its arguments.
+
+    A call whose name waits for rule 11(b) (a drifted id resolved by its arguments) starts when it closes;
+    a call that never gets a name never starts, and is not in the stream."""
 
     index: int
     openai_index: int
@@ -47,6 +60,8 @@ class ToolCallStart:
 
 @dataclass(frozen=True, slots=True)
 class ArgumentsDelta:
+    """A piece of a started call's arguments; the pieces add up to ``ToolCall.arguments``."""
+
     index: int
     openai_index: int
     text: str
@@ -57,7 +72,9 @@ class ArgumentsDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallEnd:
-    """A started call has closed; ``call`` is its final form."""
+    """A started call has closed; ``call`` is its final form and ``status`` says how it ended.
+
+    A client never sees it (``to_openai()`` is None); a server may use it to act on a call early."""
 
     index: int
     openai_index: int

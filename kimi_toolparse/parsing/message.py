@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, field_serializer
 
@@ -129,8 +129,40 @@ class ToolCall(BaseModel):
         }
 
 
-#: Engine stop reasons that override the computed finish reason.
-_ENGINE_FINISH_REASONS = frozenset({"length", "content_filter"})
+#: What ``ParsedMessage.finish_reason`` can be: OpenAI's values for a chat completion.
+FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "content_filter"]
+
+#: The engine finish reasons ``stop_reason=`` accepts; ``stop`` and ``tool_calls`` leave it to the parse.
+STOP_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter")
+
+
+def stop_reason_from(value: object) -> str | None:
+    """The engine's stop reason as a finish reason: None, one of :data:`STOP_REASONS`, or an int.
+
+    An int is a stop token id (vLLM's ``CompletionOutput.stop_reason`` when a stop token matched), so the
+    model stopped: ``"stop"``. Any other string is refused rather than guessed, because only the engine
+    knows whether it means the output was cut.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(
+            f"stop_reason must be a str such as 'stop' or 'length', or a stop token id; not {value!r}"
+        )
+    if isinstance(value, int):
+        return "stop"
+    if not isinstance(value, str):
+        raise TypeError(
+            f"stop_reason must be a str such as 'stop' or 'length', or a stop token id (int); not {value!r}"
+        )
+    if value not in STOP_REASONS:
+        accepted = ", ".join(repr(r) for r in STOP_REASONS)
+        raise ValueError(
+            f"unknown stop_reason {value!r}: pass the engine's finish reason ({accepted}) "
+            "or a stop token id; vLLM's CompletionOutput.stop_reason holds the matched stop string, "
+            "pass its finish_reason instead"
+        )
+    return value
 
 
 class ParsedMessage(BaseModel):
@@ -151,10 +183,12 @@ class ParsedMessage(BaseModel):
         return [d.to_dict() for d in diagnostics]
 
     @property
-    def finish_reason(self) -> str:
+    def finish_reason(self) -> FinishReason:
         """``tool_calls`` when any call has a name, else ``stop``; the engine's ``length`` wins."""
-        if self.stop_reason in _ENGINE_FINISH_REASONS:
-            return self.stop_reason
+        if self.stop_reason == "length":
+            return "length"
+        if self.stop_reason == "content_filter":
+            return "content_filter"
         if any(call.name is not None for call in self.tool_calls):
             return "tool_calls"
         return "stop"

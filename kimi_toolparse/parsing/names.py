@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
-
-import regex
 
 __all__ = ["name_from_drifted_id", "name_from_id"]
 
 #: ``[functions.]NAME:DIGITS``: the greedy group makes the split fall on the LAST ``:`` before digits.
-_CANONICAL = regex.compile(r"(.*):[0-9]+", regex.DOTALL)
-_WORD = regex.compile(r"\w")
-_SPACE = regex.compile(r"\s")
+_CANONICAL = re.compile(r"(.*):[0-9]+", re.DOTALL)
+#: Rule 10's classes are Python's own: ``re``'s ``\w`` is ``str.isalnum()`` or ``_``, and its ``\s`` is
+#: ``str.isspace()`` (the ``regex`` module's Unicode classes differ: marks are word characters there).
+_WORD = re.compile(r"\w")
+_SPACE = re.compile(r"\s")
 _PREFIX = "functions."
 #: Rule 11(a): a leading ``functions`` with an optional ``.`` or ``_``.
-_DRIFTED_PREFIX = regex.compile(r"functions[._]?")
+_DRIFTED_PREFIX = re.compile(r"functions[._]?")
 #: Rule 11(a): a trailing run of digits, with the ``:`` or ``_`` before it.
-_DRIFTED_COUNTER = regex.compile(r"[:_]?[0-9]+\Z")
+_DRIFTED_COUNTER = re.compile(r"[:_]?[0-9]+\Z")
 
 
 def name_from_id(call_id: str) -> str | None:

@@ -50,6 +50,11 @@ def message_to_openai(message: _Message) -> dict[str, Any]:
     return out
 
 
+def role_delta() -> dict[str, Any]:
+    """The first chunk's delta of an OpenAI stream: it alone carries the role (clients take it from there)."""
+    return {"role": "assistant"}
+
+
 def content_delta(text: str) -> dict[str, Any]:
     return {"content": text}
 

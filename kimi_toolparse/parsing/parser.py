@@ -24,11 +24,12 @@ from ..tokens import (
     TEXT_ONLY_MARKERS,
     Kind,
 )
+from . import openai_view
 from .alignment import align_specials
 from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag
+from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
 from .names import name_from_drifted_id, name_from_id
 from .states import AT_END_OF_OUTPUT, State, Step, steps_for
 from .tools import Tools, as_tools
@@ -42,6 +43,9 @@ __all__ = ["StreamParser", "parse"]
 _ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
 #: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (rule 7).
 _VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
+#: After a header's id, where arguments may begin (ARG_BEGIN missing): the think tags are found, because
+#: they are data only if ARG_BEGIN never comes (rule 7); the bracket spellings are data.
+_HEADER_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>")
 #: In token-id mode only the spellings that have no id are found in text (rule 4).
 _TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
 
@@ -52,6 +56,7 @@ def _prefixes(texts: Iterable[str]) -> frozenset[str]:
 
 _ALL_PREFIXES = _prefixes(KIND_BY_TEXT)
 _VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if t not in DATA_IN_ARGUMENT_VALUE)
+_HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("["))
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
@@ -60,6 +65,8 @@ _ID_STOP = re.compile(r"[\s{\[]")
 _ALNUM = re.compile(r"[^\W_]")
 
 _TEXT_MODE, _TOKEN_MODE = 1, 2
+#: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
+_COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
 # Header phases: leading whitespace, the id, whitespace after the id.
 _LEAD, _ID, _GAP = 0, 1, 2
@@ -79,6 +86,7 @@ class _Call:
     __slots__ = (
         "args",
         "header",
+        "header_marks",
         "id",
         "index",
         "name",
@@ -94,6 +102,9 @@ class _Call:
         self.index = index
         self.offset = offset
         self.header: list[str] = []
+        #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
+        #: those arguments if ARG_BEGIN never comes, removed and reported if it does (rule 7).
+        self.header_marks: list[tuple[Kind, str, int]] = []
         self.phase = _LEAD
         self.id = ""
         self.name: str | None = None
@@ -117,14 +128,27 @@ def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
         if type(t) is not int:
             break
     else:
-        return ids
+        return _in_vocabulary(ids)
     out = []
     for t in ids:
+        if isinstance(t, bool):
+            raise TypeError(f"token_ids must hold ints, found a bool: {t!r}")
         try:
             out.append(operator.index(t))
         except TypeError:
             raise TypeError(f"token_ids must hold ints, found {type(t).__name__}: {t!r}") from None
-    return out
+    return _in_vocabulary(out)
+
+
+def _in_vocabulary(ids: Sequence[int]) -> Sequence[int]:
+    """Ids outside the Kimi vocabulary are API misuse (a wrong tokenizer, or a padding value)."""
+    if ids and (min(ids) < 0 or max(ids) > LAST_SPECIAL_ID):
+        bad = next(t for t in ids if not 0 <= t <= LAST_SPECIAL_ID)
+        raise ValueError(
+            f"token id {bad} is outside the Kimi vocabulary (0..{LAST_SPECIAL_ID}); "
+            "pass the ids the Kimi tokenizer produced"
+        )
+    return ids
 
 
 class StreamParser:
@@ -152,11 +176,16 @@ class StreamParser:
 
             self._detokenizer = detokenizer_for(tokenizer)
         self._state = State.REASONING if thinking else State.CONTENT
+        #: Decided text as pieces; every _COMPACT pieces are joined into one block, so a long stream of
+        #: small chunks holds a few large strings rather than millions of small ones.
         self._content: list[str] = []
+        self._content_blocks: list[str] = []
+        self._reasoning_blocks: list[str] = []
         #: The stream holds back content that is only whitespace so far (its OpenAI view would be None).
         self._content_visible = False
         self._content_ws: list[str] = []
         self._reasoning: list[str] | None = [] if thinking else None
+        self._reasoning_sent = False
         self._calls: list[ToolCall] = []
         self._diagnostics: list[Diagnostic] = []
         self._events: list[Event] = []
@@ -249,10 +278,14 @@ class StreamParser:
                 self._token_text(self._detokenizer.decode(run))
         return events
 
-    def close(self, *, stop_reason: str | None = None) -> list[Event]:
-        """End of output: settle everything still open. ``stop_reason`` is the engine's (e.g. ``length``)."""
-        if stop_reason is not None and not isinstance(stop_reason, str):
-            raise TypeError(f"stop_reason must be a str such as 'stop' or 'length', not {stop_reason!r}")
+    def close(self, *, stop_reason: str | int | None = None) -> list[Event]:
+        """End of output: settle everything still open.
+
+        ``stop_reason`` is the engine's finish reason (``"stop"``, ``"length"``, ``"tool_calls"``,
+        ``"content_filter"``) or a stop token id (an int, as vLLM reports it: means ``"stop"``); another
+        string raises ValueError rather than being guessed.
+        """
+        reason = stop_reason_from(stop_reason)
         events: list[Event] = []
         if self._closed:
             return events
@@ -266,7 +299,7 @@ class StreamParser:
         for step in AT_END_OF_OUTPUT[self._state]:
             self._run(step, None, "", self._received)
         self._closed = True
-        self._stop_reason = stop_reason
+        self._stop_reason = reason
         return events
 
     @property
@@ -275,8 +308,10 @@ class StreamParser:
         if self._message is not None:
             return self._message
         msg = ParsedMessage.model_construct(
-            content="".join(self._content),
-            reasoning=None if self._reasoning is None else "".join(self._reasoning),
+            content="".join(self._content_blocks) + "".join(self._content),
+            reasoning=None
+            if self._reasoning is None
+            else "".join(self._reasoning_blocks) + "".join(self._reasoning),
             tool_calls=tuple(self._calls),
             diagnostics=tuple(self._diagnostics),
             stop_reason=self._stop_reason,
@@ -288,6 +323,15 @@ class StreamParser:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @staticmethod
+    def role_delta() -> dict[str, Any]:
+        """``{"role": "assistant"}``: send it as the delta of the stream's first chunk, before any event's.
+
+        OpenAI streams carry the role only there; a client's accumulated message (the ``openai`` SDK's
+        stream helpers) has no role without it, and the next request built from it is refused.
+        """
+        return openai_view.role_delta()
 
     # --- Feeding -------------------------------------------------------------------------------------------
 
@@ -356,7 +400,7 @@ class StreamParser:
     def _token_marker(self, kind: Kind, literal: str, offset: int) -> None:
         if (
             (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
-            and (self._state is State.ARGS or self._state is State.HEADER_ARGS)
+            and self._state is State.ARGS
             and self._call_in_value()
         ):
             # Inside an argument value the think tokens are data, as ids too (rule 7).
@@ -383,8 +427,10 @@ class StreamParser:
         while pos < n:
             if self._mode == _TOKEN_MODE:
                 finder, prefixes = _TOKEN_FINDER, _TOKEN_PREFIXES
-            elif (self._state is State.ARGS or self._state is State.HEADER_ARGS) and self._call_in_value():
+            elif self._state is State.ARGS and self._call_in_value():
                 finder, prefixes = _VALUE_FINDER, _VALUE_PREFIXES
+            elif self._state is State.HEADER_ARGS and self._call_in_value():
+                finder, prefixes = _HEADER_VALUE_FINDER, _HEADER_VALUE_PREFIXES
             else:
                 finder, prefixes = _ALL_FINDER, _ALL_PREFIXES
             m = finder.search(text, pos)
@@ -495,7 +541,11 @@ class StreamParser:
     # --- Output --------------------------------------------------------------------------------------------
 
     def _emit_content(self, text: str) -> None:
-        self._content.append(text)
+        content = self._content
+        content.append(text)
+        if len(content) >= _COMPACT:
+            self._content_blocks.append("".join(content))
+            content.clear()
         if self._content_visible:
             self._events.append(ContentDelta(text))
         elif text.isspace():
@@ -508,10 +558,21 @@ class StreamParser:
             self._events.append(ContentDelta(text))
 
     def _emit_reasoning(self, text: str) -> None:
-        if self._reasoning is None:
-            self._reasoning = []
-        self._reasoning.append(text)
+        reasoning = self._reasoning
+        if reasoning is None:
+            reasoning = self._reasoning = []
+        reasoning.append(text)
+        if len(reasoning) >= _COMPACT:
+            self._reasoning_blocks.append("".join(reasoning))
+            reasoning.clear()
+        self._reasoning_sent = True
         self._events.append(ReasoningDelta(text))
+
+    def _reasoning_known(self) -> None:
+        """An empty reasoning block is ``""`` in the view, so the stream says so too (rule 1): once the
+        block is over, an empty delta goes out if no reasoning delta did."""
+        if self._reasoning is not None and not self._reasoning_sent:
+            self._emit_reasoning("")
 
     def _free_text(self, text: str) -> None:
         """Text outside any section: content, or held while a section may have interrupted reasoning."""
@@ -532,8 +593,24 @@ class StreamParser:
     def _marker(self, kind: Kind, literal: str, offset: int) -> None:
         if self._section_text:
             self._flush_section_text()
+        if (
+            (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
+            and self._state is State.HEADER_ARGS
+            and self._call_in_value()
+        ):
+            self._think_in_header_args(kind, literal, offset)
+            return
         for step in steps_for(self._state, kind):
             self._run(step, kind, literal, offset)
+
+    def _think_in_header_args(self, kind: Kind, literal: str, offset: int) -> None:
+        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (rule 7)."""
+        call = self._call
+        assert call is not None
+        pos = 0
+        while pos < len(literal):
+            pos = call.args.feed(literal, pos, len(literal), offset)[0]
+        call.header_marks.append((kind, literal, offset))
 
     def _flush_section_text(self) -> None:
         text = "".join(self._section_text)
@@ -574,9 +651,11 @@ class StreamParser:
     def _close_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._in_think = False
         self._state = State.CONTENT
+        self._reasoning_known()
 
     def _interrupt_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._in_think = True
+        self._reasoning_known()
 
     def _open_section(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._section = _EXPLICIT
@@ -591,8 +670,15 @@ class StreamParser:
         self._state = State.HEADER
 
     def _header_is_id(self, kind: Kind | None, literal: str, offset: int) -> None:
-        assert self._call is not None
-        self._call.args = ArgumentScanner()
+        call = self._call
+        assert call is not None
+        call.args = ArgumentScanner()
+        # Think tags in a header are never part of the id (rule 7).
+        marks, call.header_marks = call.header_marks, []
+        for mark_kind, mark, mark_offset in marks:
+            self._orphan(mark_kind, mark, mark_offset)
+            if mark_kind is Kind.THINK_END:
+                self._settle_think(mark_kind, mark, mark_offset)
 
     def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
@@ -644,11 +730,16 @@ class StreamParser:
             self._emit_content(text)
 
     def _end_turn(self, kind: Kind | None, literal: str, offset: int) -> None:
+        self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
+        self._reasoning_known()
         self._state = State.DONE
 
     def _end_output(self, kind: Kind | None, literal: str, offset: int) -> None:
+        # Held text is never lost: if the turn or the output ends first, it was content (rule 8).
+        self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
+        self._reasoning_known()
         if self._after_end:
             text = "".join(self._after_end)
             self._report(
@@ -714,18 +805,21 @@ class StreamParser:
             else:
                 self._report(
                     Code.PROSE_AFTER_ARGUMENTS,
-                    "prose after the arguments' JSON value kept as content",
+                    "prose after the arguments' JSON value kept as content"
+                    if not self._in_think
+                    else "prose after the arguments' JSON value, in a section that interrupted reasoning, "
+                    "kept as reasoning or content (rule 8)",
                     call.args.trailing_offset,
                     trailing,
                     call.index,
                 )
-                self._free_text(trailing)
+                self._prose_after_arguments(trailing, closed_by)
 
         valid, value = decode_json(arguments)
         if call.args.quoted and valid:
             inner = unwrap_double_encoded(value)
             if inner is not None:
-                arguments = inner
+                arguments = inner.strip()
                 valid, value = decode_json(inner)
                 status |= CallStatus.UNWRAPPED
                 self._report(
@@ -771,6 +865,19 @@ class StreamParser:
             if not call.streamed:
                 self._events.append(ArgumentsDelta(call.index, call.openai_index, arguments))
             self._events.append(ToolCallEnd(call.index, call.openai_index, status, result))
+
+    def _prose_after_arguments(self, text: str, closed_by: ClosedBy) -> None:
+        """Rule 12's prose is content, unless reasoning was interrupted: then rule 8 decides, and what
+        closed the call may already say (the next call: reasoning; the end: content)."""
+        if not self._in_think:
+            self._emit_content(text)
+            return
+        self._held.append(text)
+        if closed_by is ClosedBy.NEXT_CALL:
+            self._held_is_reasoning(None, "", 0)
+        elif closed_by is ClosedBy.END_OF_TURN or closed_by is ClosedBy.END_OF_OUTPUT:
+            self._held_is_content(None, "", 0)
+        # SECTION_END: the state becomes HELD and the next marker or the end decides.
 
     def _resolve_by_schema(self, call: _Call, value: Any) -> None:
         """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess."""
@@ -824,11 +931,12 @@ def parse(
     *,
     tools: Tools | Iterable[Mapping[str, Any]] | None = None,
     thinking: bool = False,
-    stop_reason: str | None = None,
+    stop_reason: str | int | None = None,
 ) -> ParsedMessage:
     """Parse a whole output at once: the streaming parser fed everything in one piece (rule 1)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the model output as str, not {type(text).__name__}")
+    stop_reason_from(stop_reason)  # misuse raises before any work
     parser = StreamParser(tools=tools, thinking=thinking)
     parser.feed(text)
     parser.close(stop_reason=stop_reason)

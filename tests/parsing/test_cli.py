@@ -49,6 +49,7 @@ def test_stream_prints_one_chunk_per_line(capsys: pytest.CaptureFixture[str]) ->
 
     rebuilt = replay(Delta(line["delta"]) for line in lines)
     message = parse(THINKING.read_text(encoding="utf-8"), thinking=True)
+    assert lines[0]["delta"] == {"role": "assistant"} and rebuilt["role"] == "assistant"
     assert rebuilt["content"] == message.content
     assert rebuilt["reasoning"] == message.reasoning
     assert [c["arguments"] for c in rebuilt["calls"]] == [c.arguments for c in message.tool_calls]
@@ -152,3 +153,69 @@ def test_python_dash_m_with_a_bad_file_prints_no_traceback() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr == "kimi-toolparse: cannot read missing.txt: No such file or directory\n"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from kimi_toolparse import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"kimi-toolparse {__version__}\n"
+
+
+def test_no_diagnostics_header_when_there_is_nothing_to_show(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "parse", str(WEATHER), "--diagnostics")
+    assert code == 0 and json.loads(out)["tool_calls"]
+    assert parse(WEATHER.read_text(encoding="utf-8")).diagnostics == ()
+    assert err == ""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_file_is_read_in_pieces(
+    stream: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of 7 bytes cut the multi-byte characters and the markers; the result is the same."""
+    import kimi_toolparse.cli as cli
+
+    raw = "<think>Météo à Paris 🌦</think>Je regarde." + THINKING.read_text(encoding="utf-8")
+    path = tmp_path / "out.txt"
+    path.write_bytes(raw.encode("utf-8"))
+    monkeypatch.setattr(cli, "PIECE_BYTES", 7)
+    pieces = list(cli.read_text_pieces(str(path), 7))
+    assert len(pieces) > 10 and "".join(pieces) == raw
+    argv = ["parse", str(path)] + (["--stream", "--chunk-size", "5"] if stream else [])
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    message = parse(raw)
+    if stream:
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert lines[-1]["finish_reason"] == message.finish_reason
+        deltas = [line["delta"] for line in lines]
+        assert "".join(d.get("reasoning_content", "") for d in deltas) == message.reasoning
+    else:
+        assert json.loads(out) == message.to_openai()
+
+
+def test_bad_utf8_in_a_later_piece_names_its_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import kimi_toolparse.cli as cli
+
+    path = tmp_path / "bad.txt"
+    path.write_bytes("é".encode() * 10 + b"\xff")
+    with pytest.raises(cli.UsageError, match=r"is not UTF-8 text \(byte 20 is 0xff\)"):
+        list(cli.read_text_pieces(str(path), 3))
+
+
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [("length", "length"), ("163586", "tool_calls"), ("stop", "tool_calls"), ("eos", None)],
+)
+def test_stop_reason_option(reason: str, finish: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "parse", str(WEATHER), "--stream", "--stop-reason", reason)
+    if finish is not None:
+        assert code == 0 and err == ""
+        assert json.loads(out.splitlines()[-1])["finish_reason"] == finish
+    else:
+        assert code == 2 and out == ""
+        assert err.startswith("kimi-toolparse: --stop-reason 'eos': want the engine's finish reason")
+        assert err.count("\n") == 1
