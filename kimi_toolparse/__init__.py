@@ -23,7 +23,7 @@ from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCal
 from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
 from .parser import StreamParser, parse
 from .render import encode_prompt, render, render_ids
-from .tools import Tools
+from .tools import CallProblem, Tools
 from .typescript import ToolDeclarationError, render_tools_typescript
 from .vocab import KimiVocabulary
 
@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentsDelta",
+    "CallProblem",
     "CallStatus",
     "ChatMessage",
     "ChatToolCall",

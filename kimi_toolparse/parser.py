@@ -31,7 +31,7 @@ from .tokens import (
     TEXT_ONLY_MARKERS,
     Kind,
 )
-from .tools import Tools, as_tools
+from .tools import CallProblem, Tools, as_tools
 
 # --- Finding markers in text -------------------------------------------------------------------------------
 # A finder matches marker-shaped text; a match counts only when it is a known marker (KIND_BY_TEXT).
@@ -759,8 +759,14 @@ class StreamParser:
                 call.index,
             )
 
+        problems = None if self._tools is None else self._validate_call(call, valid, value)
         result = ToolCall.model_construct(
-            index=call.index, id=call.id, name=call.name, arguments=arguments, status=status
+            index=call.index,
+            id=call.id,
+            name=call.name,
+            arguments=arguments,
+            status=status,
+            problems=problems,
         )
         self._calls.append(result)
         if call.name is not None:
@@ -779,13 +785,22 @@ class StreamParser:
         if not tools.schema_check_available:
             self._report(
                 Code.SCHEMA_CHECK_UNAVAILABLE,
-                "resolving a drifted id by schema needs jsonschema: pip install 'kimi_toolparse[schema]'",
+                "resolving a drifted id by schema needs jsonschema-rs, which does not import",
                 call.offset,
                 call.id,
                 call.index,
             )
             return
-        names = set(tools.accepting(value))
+        accepted, unchecked = tools.candidates(value)
+        for name in unchecked:
+            self._report(
+                Code.SCHEMA_UNCHECKED,
+                f"the schema of tool {name!r} cannot be checked; it counts as a candidate for {call.id!r}",
+                call.offset,
+                name,
+                call.index,
+            )
+        names = set(accepted) | set(unchecked)
         if len(names) == 1:
             call.name = names.pop()
             self._report(
@@ -795,6 +810,19 @@ class StreamParser:
                 call.id,
                 call.index,
             )
+
+    def _validate_call(self, call: _Call, valid: bool, value: Any) -> tuple[CallProblem, ...]:
+        """Per-call validation against the tools; problems not already diagnosed become diagnostics."""
+        assert self._tools is not None
+        problems = self._tools.check_call(call.name, valid, value)
+        for p in problems:
+            if p.code not in _ALREADY_REPORTED:
+                where = f" at {p.path} ({p.keyword})" if p.keyword else ""
+                self._report(p.code, f"call {call.id!r}{where}: {p.message}", call.offset, p.path, call.index)
+        return problems
+
+
+_ALREADY_REPORTED = frozenset({Code.INVALID_JSON, Code.UNRESOLVED_NAME})
 
 
 _STEPS: dict[Step, Callable[[StreamParser, Kind | None, str, int], None]] = {
