@@ -8,6 +8,7 @@ To swap it, change this module only. Remote ``$ref`` targets are never fetched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,21 +60,33 @@ def _compile(rs: Any, schema: Any) -> Any:
     return rs.Draft202012Validator(schema, validate_formats=False, retriever=_no_remote)
 
 
-def json_path(parts: Any) -> str:
-    """``["a", 0, "b"]`` -> ``$.a[0].b`` (keys that are not identifiers are quoted: ``$["x y"]``)."""
+_PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def json_path(parts: Any, instance: Any = None) -> str:
+    """``["a", 0, "b c"]`` -> ``$.a[0]['b c']``: JSONPath as jsonschema and most tools print it.
+
+    With the instance, a numeric part under an object is read as the key it is (``$['111']``).
+    """
     out = ["$"]
+    node = instance
     for part in parts:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(node, Mapping):
             out.append(f"[{part}]")
-        elif isinstance(part, str) and part.isidentifier():
+        elif _PLAIN_KEY.match(str(part)):
             out.append(f".{part}")
         else:
-            out.append("[" + _quote(str(part)) + "]")
+            out.append("['" + str(part).replace("\\", "\\\\").replace("'", "\\'") + "']")
+        node = _child(node, part)
     return "".join(out)
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(str(part))
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 class CompiledSchema:
@@ -121,7 +134,8 @@ class CompiledSchema:
         out: list[Violation] = []
         try:
             for error in self._validator.iter_errors(instance):
-                out.append(Violation(json_path(error.instance_path), _keyword(error), error.message))
+                path = json_path(error.instance_path, instance)
+                out.append(Violation(path, _keyword(error), error.message))
                 if len(out) >= limit:
                     break
         except Exception as exc:
@@ -129,11 +143,17 @@ class CompiledSchema:
         return tuple(out)
 
 
+_FALSE_KEYWORDS = frozenset(
+    {"additionalProperties", "items", "additionalItems", "unevaluatedProperties", "unevaluatedItems"}
+)
+
+
 def _keyword(error: Any) -> str:
     """The failing keyword: the validator's error kind is named after it (a ``false`` subschema aside)."""
     name = str(getattr(error.kind, "name", ""))
-    if name == "falseSchema":
-        return "false"
+    if name == "falseSchema":  # ``additionalProperties: false`` and the like name their keyword
+        last = error.schema_path[-1] if error.schema_path else None
+        return last if last in _FALSE_KEYWORDS else "false"
     if name:
         return name
     strings = [part for part in error.schema_path if isinstance(part, str)]
