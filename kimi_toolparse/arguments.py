@@ -150,12 +150,88 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class TooDeep(dict):  # type: ignore[type-arg]
+    """Stands for valid JSON nested deeper than Python can decode: an empty dict that says so.
+
+    Rule 12: ``json_valid`` does not depend on depth; rule 11(b) and validation count such arguments as a
+    check that cannot complete.
+    """
+
+    __slots__ = ("is_object",)
+
+    def __init__(self, is_object: bool) -> None:
+        super().__init__()
+        self.is_object = is_object
+
+
 def decode_json(text: str) -> tuple[bool, Any]:
-    """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON."""
+    """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON.
+
+    Valid JSON too deep for Python's decoder gives (True, TooDeep(...)).
+    """
     try:
         return True, json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    except ValueError:
         return False, None
+    except RecursionError:
+        if is_json_text(text):
+            return True, TooDeep(text.lstrip(" \t\n\r").startswith("{"))
+        return False, None
+
+
+_JSON_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)|([{}\[\]:,]))"
+)
+
+
+def is_json_text(text: str) -> bool:
+    """Whether text is one JSON value by the grammar, at any depth (no recursion; for the rare deep case)."""
+    stack: list[str] = []  # "{" or "["
+    expect = "value"  # value | key | colon | next | end | value_or_close | key_or_close
+    pos = 0
+    n = len(text)
+    while True:
+        m = _JSON_TOKEN.match(text, pos)
+        if m is None:
+            return expect == "end" and text[pos:].strip(" \t\n\r") == ""
+        pos = m.end()
+        string, scalar, punct = m.group(1), m.group(2), m.group(3)
+        if expect in ("value", "value_or_close"):
+            if string is not None or scalar is not None:
+                expect = "next" if stack else "end"
+            elif punct in "{[":
+                stack.append(punct)
+                expect = "key_or_close" if punct == "{" else "value_or_close"
+            elif punct == "]" and expect == "value_or_close":
+                stack.pop()
+                expect = "next" if stack else "end"
+            else:
+                return False
+        elif expect in ("key", "key_or_close"):
+            if string is not None:
+                expect = "colon"
+            elif punct == "}" and expect == "key_or_close":
+                stack.pop()
+                expect = "next" if stack else "end"
+            else:
+                return False
+        elif expect == "colon":
+            if punct != ":":
+                return False
+            expect = "value"
+        elif expect == "next":
+            if punct == ",":
+                expect = "key" if stack[-1] == "{" else "value"
+            elif punct is not None and punct in "}]" and {"}": "{", "]": "["}[punct] == stack[-1]:
+                stack.pop()
+                expect = "next" if stack else "end"
+            else:
+                return False
+        else:  # a second value after the end
+            return False
+        if pos >= n and expect != "end":
+            return False
 
 
 def unwrap_double_encoded(value: Any) -> str | None:

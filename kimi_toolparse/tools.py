@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .arguments import TooDeep
 from .diagnostics import Code
 from .schemas import CompiledSchema, SchemaBroken, validator_available
 
@@ -150,6 +151,8 @@ class Tools:
         """Rule 11(b): (names whose schema accepts the arguments, names whose check could not complete)."""
         accepted: list[str] = []
         unchecked: list[str] = []
+        if isinstance(arguments, TooDeep):  # too deep to check: every tool is a candidate (objects only)
+            return [], [t.name for t in self._tools] if arguments.is_object else []
         for tool in self._tools:
             verdict = tool.accepts(arguments)
             if verdict is None:
@@ -175,8 +178,10 @@ class Tools:
             return (CallProblem(Code.UNKNOWN_TOOL, f"{name!r} is not one of the request's tools"),)
         if not json_valid:
             return (CallProblem(Code.INVALID_JSON, "the arguments are not valid JSON"),)
-        if not isinstance(value, dict):
-            kind = "an array" if isinstance(value, list) else "not an object"
+        if isinstance(value, TooDeep) and value.is_object:
+            return (CallProblem(Code.SCHEMA_UNCHECKED, "the arguments nest too deeply to be checked"),)
+        if not isinstance(value, dict) or isinstance(value, TooDeep):
+            kind = "an array" if isinstance(value, (list, TooDeep)) else "not an object"
             return (CallProblem(Code.ARGUMENTS_NOT_OBJECT, f"the arguments are {kind}", keyword="type"),)
         compiled = tool.compiled
         try:
