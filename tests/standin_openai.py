@@ -14,7 +14,8 @@ Requests with ``"stream": true`` are answered as server-sent events, the argumen
 With ``--replay``, a request whose messages match results lines gets one of their recorded responses,
 each used once (K2VV repeats conversations: which request gets which depends on arrival order, the counts
 do not).
-``GET /stats`` returns the most requests ever in flight at once and the hits per tag.
+``GET /stats`` returns the most requests ever in flight at once, the hits per tag and the Authorization
+headers seen.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 LOCK = threading.Lock()
-STATE: dict[str, Any] = {"in_flight": 0, "max_in_flight": 0, "hits": {}, "seen": set()}
+STATE: dict[str, Any] = {"in_flight": 0, "max_in_flight": 0, "hits": {}, "seen": set(), "auth": set()}
 REPLAY: dict[str, list[Any]] = {}
 TAG = re.compile(r"\[([a-z-]+)\]")
 
@@ -98,7 +99,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.endswith("/stats"):
             with LOCK:
-                self._json(200, {"max_in_flight": STATE["max_in_flight"], "hits": STATE["hits"]})
+                stats = {
+                    "max_in_flight": STATE["max_in_flight"],
+                    "hits": STATE["hits"],
+                    "auth": sorted(STATE["auth"]),
+                }
+                self._json(200, stats)
         elif self.path.endswith("/models"):
             self._json(200, {"object": "list", "data": [{"id": "standin", "object": "model"}]})
         else:
@@ -110,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         request = json.loads(self.rfile.read(length))
         with LOCK:
+            STATE["auth"].add(self.headers.get("Authorization", ""))
             STATE["in_flight"] += 1
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
         try:

@@ -4,7 +4,8 @@ results file as answers arrive (bounded concurrency, retries, timeout; a rerun s
 Each results line is K2VV's: ``data_index`` (the request's line number), the ``request`` as sent, the
 ``response`` (a ``chat.completion``; a streamed answer is accumulated into one), ``status``
 (``success``/``failed``), ``finish_reason``, ``tool_calls_valid``, ``last_run_at``, ``duration_ms`` and
-``hash`` (of the request as sent, so a rerun with other settings is not mistaken for done). Needs the
+``hash`` (of the request as sent: a rerun skips a line whose ``data_index`` and ``hash`` are done, so other
+settings or an edited requests file are not mistaken for done). Needs the
 ``verify`` extra (httpx).
 """
 
@@ -105,9 +106,12 @@ def load_requests(
     return good, bad
 
 
-def _done_hashes(path: str) -> dict[str, dict[str, Any]]:
-    """The successful results already in the output file, by hash (a torn last line is ignored)."""
-    done: dict[str, dict[str, Any]] = {}
+def _done(path: str) -> dict[tuple[Any, str], dict[str, Any]]:
+    """The successful results already in the output file, by (data_index, hash); a torn line is ignored.
+
+    Both keys matter: K2VV repeats identical requests to sample the model, so a hash alone is not a request.
+    """
+    done: dict[tuple[Any, str], dict[str, Any]] = {}
     if not os.path.exists(path):
         return done
     with open(path, encoding="utf-8") as f:
@@ -117,7 +121,7 @@ def _done_hashes(path: str) -> dict[str, dict[str, Any]]:
             except ValueError:
                 continue
             if isinstance(row, dict) and row.get("status") == "success" and isinstance(row.get("hash"), str):
-                done[row["hash"]] = row
+                done[(row.get("data_index"), row["hash"])] = row
     return done
 
 
@@ -266,14 +270,14 @@ async def _run(settings: VerifySettings, progress_to: TextIO | None) -> VerifySt
 
     requests, malformed = load_requests(settings.requests, settings.model)
     stats = VerifyStats(total=len(requests), malformed=malformed)
-    done = _done_hashes(settings.out)
+    done = _done(settings.out)
     kept: dict[int, dict[str, Any]] = {}
     todo: list[tuple[int, dict[str, Any], str]] = []
     for number, request in requests:
         h = request_hash(request)
-        if h in done:
+        if (number, h) in done:
             stats.skipped += 1
-            kept[number] = {**done[h], "data_index": number}
+            kept[number] = done[(number, h)]
         else:
             todo.append((number, request, h))
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
