@@ -803,9 +803,10 @@ class StreamParser:
         names = set(accepted) | set(unchecked)
         if len(names) == 1:
             call.name = names.pop()
+            how = "accepts" if accepted else "could accept (its schema could not be checked)"
             self._report(
                 Code.DRIFTED_ID,
-                f"drifted id {call.id!r}: only {call.name!r} accepts these arguments",
+                f"drifted id {call.id!r}: only {call.name!r} {how} these arguments",
                 call.offset,
                 call.id,
                 call.index,

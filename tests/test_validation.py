@@ -292,3 +292,37 @@ def test_any_object_or_boolean_schema_never_makes_parse_raise(schemas: list[Any]
     assert m.tool_calls[1].name == "t0" and m.tool_calls[1].problems is not None
     if m.tool_calls[0].name is not None:
         assert m.tool_calls[0].name in {f"t{i}" for i in range(len(schemas))}
+
+
+def test_schema_matching_needs_no_jsonschema_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the default install resolves and validates; the jsonschema package plays no part."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jsonschema", None)  # any import of it now fails
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "read",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"path": {"type": "string"}},
+                    "required": ["path"],
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "grep",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"pattern": {"type": "string"}},
+                    "required": ["pattern"],
+                },
+            },
+        },
+    ]
+    m = parse(SB + CB + "call_3" + AB + '{"path": "/x"}' + CE + SE, tools=tools)
+    assert m.tool_calls[0].name == "read" and m.finish_reason == "tool_calls"
+    assert m.tool_calls[0].problems == ()

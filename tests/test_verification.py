@@ -461,3 +461,21 @@ def test_verify_replays_k2vv_into_the_same_figures(
     assert "99 already done" in err2
     assert json.loads(out2)["count_finish_reason_tool_calls"] == want["tool_calls"]
     assert os.path.getsize(tmp_path / "r.jsonl") > 0
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+
+    from kimi_toolparse.verification import check_file
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term, pipe = Terminal(), io.StringIO()
+    path = tmp_path / "r.jsonl"
+    path.write_text(need_shared(RESULTS).read_text(encoding="utf-8"), encoding="utf-8")
+    check_file(str(path), progress_to=term)
+    check_file(str(path), progress_to=pipe)
+    assert "check: [" in term.getvalue() and "100.0%" in term.getvalue()
+    assert pipe.getvalue() == ""
