@@ -479,3 +479,12 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
     check_file(str(path), progress_to=pipe)
     assert "check: [" in term.getvalue() and "100.0%" in term.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_check_counts_a_line_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(need_shared(RESULTS).read_bytes() + b'{"request": "\xff\xfe"}\n')
+    code, out, _ = run_cli(["check", str(path), "--json"], capsys)
+    got = json.loads(out)
+    assert code == 0 and [m["line"] for m in got["malformed_lines"]] == [100]
+    assert got["count_finish_reason_tool_calls"] == 30

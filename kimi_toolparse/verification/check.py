@@ -11,11 +11,12 @@ with arguments that are a JSON object valid against that tool's schema (:meth:`T
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from kimi_toolparse import CallProblem, Code, Tools, parse
 
@@ -247,7 +248,7 @@ def _check_row(row: Mapping[str, Any], line: int, report: CheckReport, cache: _T
 
 
 def check_lines(
-    lines: Iterator[str], total: int | None = None, progress: Progress | None = None
+    lines: Iterable[str | bytes], total: int | None = None, progress: Progress | None = None
 ) -> CheckReport:
     """Check results lines; a malformed line is counted with its number and never stops the run."""
     report = CheckReport()
@@ -278,9 +279,12 @@ def _one_line(e: BaseException) -> str:
 def check_file(
     path: str, reference: Mapping[Any, str] | None = None, progress_to: TextIO | None = None
 ) -> CheckReport:
-    """Check a results file (read line by line; a progress bar on ``progress_to`` when it is a terminal)."""
-    with open(path, encoding="utf-8") as f:
-        size = _size(f)
+    """Check a results file (read line by line; a progress bar on ``progress_to`` when it is a terminal).
+
+    Lines are decoded one by one, so a line that is not UTF-8 is a malformed line like any other.
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         progress = Progress("check", progress_to, total_bytes=size) if progress_to is not None else None
         report = check_lines(_tracked(f, progress), None, progress)
     if reference is not None:
@@ -288,16 +292,7 @@ def check_file(
     return report
 
 
-def _size(f: TextIO) -> int:
-    try:
-        import os
-
-        return os.fstat(f.fileno()).st_size
-    except (OSError, ValueError):
-        return 0
-
-
-def _tracked(f: TextIO, progress: Progress | None) -> Iterator[str]:
+def _tracked(f: BinaryIO, progress: Progress | None) -> Iterator[bytes]:
     read = 0
     for line in f:
         read += len(line)

@@ -58,6 +58,8 @@ class Progress:
 
     def done(self) -> None:
         if self.stream is not None:
+            if self.total_bytes:
+                self.bytes_read = self.total_bytes
             self._draw()
             self.stream.write("\n")
             self.stream.flush()
