@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from kimi_toolparse import Code, StreamParser, Tools, parse
 from kimi_toolparse.schemas import CompiledSchema, SchemaBroken, json_path
+from kimi_toolparse.strategies import marker_soup
 
 from .conftest import REFERENCE
 from .schema_instances import instances
@@ -326,3 +327,41 @@ def test_schema_matching_needs_no_jsonschema_package(monkeypatch: pytest.MonkeyP
     m = parse(SB + CB + "call_3" + AB + '{"path": "/x"}' + CE + SE, tools=tools)
     assert m.tool_calls[0].name == "read" and m.finish_reason == "tool_calls"
     assert m.tool_calls[0].problems == ()
+
+
+PROPERTY_TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {}}}},
+    },
+    {"type": "function", "function": {"name": "g", "parameters": {"type": "object", "required": ["a"]}}},
+    {"type": "function", "function": {"name": "exec"}},
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=marker_soup(max_pieces=40), cut=st.integers(0, 200))
+def test_validation_invariants(raw: str, cut: int) -> None:
+    """Problems: None exactly without tools; valid iff no problems; the same streamed as one-shot;
+    every problem code is a validation code; the OpenAI view does not depend on validation."""
+    plain = parse(raw)
+    checked = parse(raw, tools=PROPERTY_TOOLS)
+    assert all(c.problems is None for c in plain.tool_calls)
+    assert all(c.problems is not None and c.valid is (not c.problems) for c in checked.tool_calls)
+    codes = {
+        Code.UNRESOLVED_NAME,
+        Code.UNKNOWN_TOOL,
+        Code.INVALID_JSON,
+        Code.ARGUMENTS_NOT_OBJECT,
+        Code.SCHEMA_VIOLATION,
+        Code.SCHEMA_UNCHECKED,
+    }
+    assert all(p.code in codes for c in checked.tool_calls for p in c.problems or ())
+    parser = StreamParser(tools=Tools(PROPERTY_TOOLS))
+    parser.feed(raw[:cut])
+    parser.feed(raw[cut:])
+    parser.close()
+    assert [c.problems for c in parser.message.tool_calls] == [c.problems for c in checked.tool_calls]
+    for a, b in zip(plain.tool_calls, checked.tool_calls, strict=True):
+        if a.name is not None and a.name == b.name:
+            assert a.to_openai() == b.to_openai()
