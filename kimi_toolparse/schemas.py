@@ -1,7 +1,7 @@
 """The one place that talks to the JSON-schema validator: compile a tool's schema, check arguments against it.
 
-The validator is ``jsonschema-rs`` (Draft 2020-12, ``1.0`` is an integer, formats are annotations as the
-draft says), chosen by measuring candidates on 212 real tool schemas (``benchmarks/bench_validators.py``;
+The validator is ``jsonschema-rs`` (Draft 2020-12 unless ``$schema`` names an older draft, ``1.0`` is an
+integer, formats are annotations as the draft says), chosen by measuring candidates on 212 real tool schemas (``benchmarks/bench_validators.py``;
 figures in the README). It is a core dependency: one self-contained wheel with no Python dependencies.
 To swap it, change this module only. Remote ``$ref`` targets are never fetched.
 """
@@ -57,7 +57,8 @@ def _no_remote(uri: str) -> Any:
 
 
 def _compile(rs: Any, schema: Any) -> Any:
-    return rs.Draft202012Validator(schema, validate_formats=False, retriever=_no_remote)
+    """The draft a schema's ``$schema`` names (draft 4 to 2020-12), Draft 2020-12 when it names none."""
+    return rs.validator_for(schema, validate_formats=False, retriever=_no_remote)
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")

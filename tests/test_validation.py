@@ -45,7 +45,8 @@ def reference(schema: Any, instance: Any) -> set[tuple[str, str]]:
     """jsonschema's (path, keyword) for every error; the root ``$id`` dropped as our module does."""
     if isinstance(schema, dict) and "$id" in schema:
         schema = {k: v for k, v in schema.items() if k != "$id"}
-    validator = jsonschema.Draft202012Validator(schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = cls(schema)
     return {(e.json_path, str(e.validator)) for e in validator.iter_errors(instance)}
 
 
@@ -365,3 +366,11 @@ def test_validation_invariants(raw: str, cut: int) -> None:
     for a, b in zip(plain.tool_calls, checked.tool_calls, strict=True):
         if a.name is not None and a.name == b.name:
             assert a.to_openai() == b.to_openai()
+
+
+def test_older_drafts_follow_their_schema_keyword() -> None:
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "string"}]}
+    compiled = CompiledSchema(draft7)
+    assert compiled.broken is None  # tuple-form items is valid draft 7, not 2020-12
+    assert compiled.is_valid(["a", 1]) and not compiled.is_valid([1])
+    assert CompiledSchema({"items": [{"type": "string"}]}).broken  # 2020-12 by default
