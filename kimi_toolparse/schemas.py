@@ -1,9 +1,10 @@
 """The one place that talks to the JSON-schema validator: compile a tool's schema, check arguments against it.
 
 The validator is ``jsonschema-rs`` (Draft 2020-12 unless ``$schema`` names an older draft, ``1.0`` is an
-integer, formats are annotations as the draft says), chosen by measuring candidates on 212 real tool schemas (``benchmarks/bench_validators.py``;
-figures in the README). It is a core dependency: one self-contained wheel with no Python dependencies.
-To swap it, change this module only. Remote ``$ref`` targets are never fetched.
+integer, formats are annotations as the draft says), chosen by measuring candidates on 212 real tool
+schemas (``benchmarks/bench_validators.py``; figures in the README). It is a core dependency: one
+self-contained wheel with no Python dependencies. To swap it, change this module only. Remote ``$ref``
+targets are never fetched.
 """
 
 from __future__ import annotations
