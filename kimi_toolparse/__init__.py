@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .parsing import (
     ArgumentsDelta,
+    CallProblem,
     CallStatus,
     ClosedBy,
     Code,
@@ -94,6 +95,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentsDelta",
+    "CallProblem",
     "CallStatus",
     "ChatMessage",
     "ChatToolCall",

@@ -7,13 +7,13 @@ Bad input prints one line, ``kimi-toolparse: ...``, and exits 2; never a traceba
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import Any, TextIO
 
 from . import __version__
+from .cli_support import PROG, ArgumentParser, UsageError, read_json, read_text, read_text_pieces
 from .parsing.message import STOP_REASONS, ParsedMessage, stop_reason_from
 from .parsing.parser import StreamParser
 from .parsing.tools import Tools
@@ -22,80 +22,8 @@ from .rendering.templates import MODELS, resolve_model
 
 __all__ = ["PROG", "UsageError", "build_parser", "cmd_parse", "cmd_render", "main", "read_json", "read_text"]
 
-PROG = "kimi-toolparse"
-
 #: The chat_template_kwargs the Kimi templates read; render() refuses others, and so does the CLI.
 _TEMPLATE_KWARGS = ("thinking", "preserve_thinking")
-
-
-class UsageError(Exception):
-    """Bad input from the user: one line on stderr, exit status 2."""
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: {message} (see '{PROG} --help')\n")
-
-
-def read_text(path: str) -> str:
-    """A file's text (``-`` for stdin) as UTF-8, or a UsageError naming what is wrong."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path} is not UTF-8 text (byte {e.start} is {data[e.start]:#04x})") from None
-
-
-#: Bytes read at a time by :func:`read_text_pieces`.
-PIECE_BYTES = 1 << 20
-
-
-def read_text_pieces(path: str, size: int = PIECE_BYTES) -> Iterator[str]:
-    """A file's text (``-`` for stdin) as UTF-8, piece by piece, so a large file is never held whole.
-
-    The file is opened at once (a missing file is an error before any output); a byte that is not UTF-8
-    raises :class:`UsageError` when its piece is reached."""
-    if path == "-":
-        return _pieces(sys.stdin.buffer, path, size)
-    try:
-        f = open(path, "rb")  # noqa: SIM115 (closed by _pieces)
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    return _pieces(f, path, size)
-
-
-def _pieces(f: BinaryIO, path: str, size: int) -> Iterator[str]:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    done = 0  # bytes decoded before the current block
-    try:
-        while True:
-            try:
-                block = f.read(size)
-            except OSError as e:
-                raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(block, final=not block)
-            except UnicodeDecodeError as e:
-                where = done - pending + e.start
-                raise UsageError(
-                    f"{path} is not UTF-8 text (byte {where} is {e.object[e.start]:#04x})"
-                ) from None
-            done += len(block)
-            if text:
-                yield text
-            if not block:
-                return
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
 
 
 def _chunks(pieces: Iterator[str], size: int) -> Iterator[str]:
@@ -109,14 +37,6 @@ def _chunks(pieces: Iterator[str], size: int) -> Iterator[str]:
         rest = text[end:]
     if rest:
         yield rest
-
-
-def read_json(path: str) -> Any:
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
 
 
 def _read_tool_list(path: str) -> list[Any]:
@@ -329,9 +249,9 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = _ArgumentParser(prog=PROG, description="Parse and render Kimi K2 raw output and prompts.")
+    ap = ArgumentParser(prog=PROG, description="Parse and render Kimi K2 raw output and prompts.")
     ap.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     p = sub.add_parser(
         "parse",
@@ -353,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_parse)
     _add_render(sub)
+    from .verification import add_parser as add_verification
+
+    add_verification(sub)
     return ap
 
 

@@ -19,6 +19,7 @@ PUBLIC = {
     "Conversation",
     "Diagnostic",
     "Event",
+    "CallProblem",
     "FinishReason",
     "KimiVocabulary",
     "ParsedMessage",

@@ -14,10 +14,11 @@ from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCal
 from .message import CallStatus, ClosedBy, FinishReason, ParsedMessage, ToolCall
 from .parser import StreamParser, parse
 from .prompt_end import ends_in_reasoning
-from .tools import Tools
+from .tools import CallProblem, Tools
 
 __all__ = [
     "ArgumentsDelta",
+    "CallProblem",
     "CallStatus",
     "ClosedBy",
     "Code",

@@ -155,77 +155,89 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class TooDeep(dict):  # type: ignore[type-arg]
+    """Stands for valid JSON nested deeper than Python can decode: an empty dict that says so.
+
+    Rule 12: ``json_valid`` does not depend on depth; rule 11(b) and validation count such arguments as a
+    check that cannot complete.
+    """
+
+    __slots__ = ("is_object",)
+
+    def __init__(self, is_object: bool) -> None:
+        super().__init__()
+        self.is_object = is_object
+
+
 def decode_json(text: str) -> tuple[bool, Any]:
     """Strict JSON: (True, value) or (False, None). NaN and Infinity are not JSON.
 
     Validity is the grammar's, however deep the value nests or however long its numbers are: where
     ``json.loads`` gives up on valid JSON (its recursion limit, Python's limit on integer digits), a
-    stack-based check decides, and the value is (True, None).
+    stack-based check decides, and the value is (True, TooDeep(...)).
     """
     try:
         return True, json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError:
         return False, None
     except (ValueError, RecursionError):
-        return is_json(text), None
+        if is_json_text(text):
+            return True, TooDeep(text.lstrip(" \t\n\r").startswith("{"))
+        return False, None
 
 
-_WS = r"[ \t\n\r]*"
-#: One JSON token after optional JSON whitespace; the group that matched says which kind.
 _JSON_TOKEN = re.compile(
-    _WS
-    + r"""(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"""
-    + r"""|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")"""
-    + r"""|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"""
+    r'[ \t\n\r]*(?:("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)|([{}\[\]:,]))"
 )
-_JSON_END = re.compile(_WS + r"\Z")
-# What may come next: a value; a value or "]" (after "["); a key or "}" (after "{"); a key; ":";
-# "," or the container's close.
-_VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT = range(6)
 
 
-def is_json(text: str) -> bool:
-    """Whether ``text`` is one JSON value by the grammar (RFC 8259), with no limit on nesting depth."""
-    stack: list[str] = []
-    expect = _VALUE
+def is_json_text(text: str) -> bool:
+    """Whether text is one JSON value by the grammar, at any depth (no recursion; for the rare deep case)."""
+    stack: list[str] = []  # "{" or "["
+    expect = "value"  # value | key | colon | next | end | value_or_close | key_or_close
     pos = 0
+    n = len(text)
     while True:
-        if expect == _NEXT and not stack:
-            return _JSON_END.match(text, pos) is not None
         m = _JSON_TOKEN.match(text, pos)
         if m is None:
-            return False
+            return expect == "end" and text[pos:].strip(" \t\n\r") == ""
         pos = m.end()
-        kind = m.lastgroup
-        if expect == _COLON:
-            if kind != "colon":
-                return False
-            expect = _VALUE
-        elif expect == _NEXT:
-            if kind == "comma":
-                expect = _KEY if stack[-1] == "{" else _VALUE
-            elif kind == "close" and (m.group("close") == "}") == (stack[-1] == "{"):
+        string, scalar, punct = m.group(1), m.group(2), m.group(3)
+        if expect in ("value", "value_or_close"):
+            if string is not None or scalar is not None:
+                expect = "next" if stack else "end"
+            elif punct in "{[":
+                stack.append(punct)
+                expect = "key_or_close" if punct == "{" else "value_or_close"
+            elif punct == "]" and expect == "value_or_close":
                 stack.pop()
+                expect = "next" if stack else "end"
             else:
                 return False
-        elif expect in (_KEY, _KEY_OR_CLOSE):
-            if kind == "string":
-                expect = _COLON
-            elif kind == "close" and expect == _KEY_OR_CLOSE and m.group("close") == "}":
+        elif expect in ("key", "key_or_close"):
+            if string is not None:
+                expect = "colon"
+            elif punct == "}" and expect == "key_or_close":
                 stack.pop()
-                expect = _NEXT
+                expect = "next" if stack else "end"
             else:
                 return False
-        elif kind == "string" or kind == "scalar":
-            expect = _NEXT
-        elif kind == "open":
-            bracket = m.group("open")
-            stack.append(bracket)
-            expect = _KEY_OR_CLOSE if bracket == "{" else _VALUE_OR_CLOSE
-        elif kind == "close" and expect == _VALUE_OR_CLOSE and m.group("close") == "]":
-            stack.pop()
-            expect = _NEXT
-        else:
+        elif expect == "colon":
+            if punct != ":":
+                return False
+            expect = "value"
+        elif expect == "next":
+            if punct == ",":
+                expect = "key" if stack[-1] == "{" else "value"
+            elif punct is not None and punct in "}]" and {"}": "{", "]": "["}[punct] == stack[-1]:
+                stack.pop()
+                expect = "next" if stack else "end"
+            else:
+                return False
+        else:  # a second value after the end
+            return False
+        if pos >= n and expect != "end":
             return False
 
 

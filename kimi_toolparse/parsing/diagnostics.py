@@ -36,8 +36,17 @@ class Code(str, enum.Enum):
     DRIFTED_ID = "drifted_id"
     #: A call whose name could not be determined; it is left out of the OpenAI view (rules 10, 11).
     UNRESOLVED_NAME = "unresolved_name"
-    #: Rule 11(b) was needed but no JSON-schema validator is installed (``kimi_toolparse[schema]``).
+    #: Rule 11(b) was needed but the JSON-schema validator (``jsonschema-rs``) does not import.
     SCHEMA_CHECK_UNAVAILABLE = "schema_check_unavailable"
+    #: A tool's schema check could not complete (a ``$ref`` that resolves nowhere, an unknown type, a
+    #: limit); for rule 11(b) that tool is a candidate, and a call naming it cannot be validated.
+    SCHEMA_UNCHECKED = "schema_unchecked"
+    #: Validation (tools given): the call names a tool the request did not declare.
+    UNKNOWN_TOOL = "unknown_tool"
+    #: Validation (tools given): the arguments are valid JSON but not an object.
+    ARGUMENTS_NOT_OBJECT = "arguments_not_object"
+    #: Validation (tools given): the arguments break the tool's schema (one diagnostic per violation).
+    SCHEMA_VIOLATION = "schema_violation"
     #: A tool-call section still open when the turn or the output ended.
     UNCLOSED_SECTION = "unclosed_section"
     #: Reasoning still open when the turn or the output ended.

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Wi
 
 from .diagnostics import Diagnostic
 from .openai_view import message_to_openai
+from .tools import CallProblem
 
 __all__ = ["CallStatus", "ClosedBy", "ParsedMessage", "ToolCall", "closer_flag"]
 
@@ -94,6 +95,19 @@ class ToolCall(BaseModel):
     #: The arguments text: valid JSON when ``json_valid``, else exactly what the model wrote.
     arguments: str
     status: StatusField
+    #: Per-call validation against the request's tools: None when no tools were given, ``()`` when the call
+    #: names a declared tool and its arguments are a JSON object valid against its schema, else the problems
+    #: (code, JSON path, schema keyword, message). Not part of the OpenAI view.
+    problems: tuple[CallProblem, ...] | None = None
+
+    @field_serializer("problems")
+    def _problem_dicts(self, problems: tuple[CallProblem, ...] | None) -> list[dict[str, Any]] | None:
+        return None if problems is None else [p.to_dict() for p in problems]
+
+    @property
+    def valid(self) -> bool | None:
+        """True or False when tools were given (see ``problems``), None when the call was not validated."""
+        return None if self.problems is None else not self.problems
 
     @property
     def closed_by(self) -> ClosedBy:

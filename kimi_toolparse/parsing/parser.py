@@ -32,7 +32,7 @@ from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCal
 from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
 from .names import name_from_drifted_id, name_from_id
 from .states import AT_END_OF_OUTPUT, State, Step, steps_for
-from .tools import Tools, as_tools
+from .tools import CallProblem, Tools, as_tools
 
 __all__ = ["StreamParser", "parse"]
 
@@ -855,8 +855,14 @@ class StreamParser:
                 call.index,
             )
 
+        problems = None if self._tools is None else self._validate_call(call, valid, value)
         result = ToolCall.model_construct(
-            index=call.index, id=call.id, name=call.name, arguments=arguments, status=status
+            index=call.index,
+            id=call.id,
+            name=call.name,
+            arguments=arguments,
+            status=status,
+            problems=problems,
         )
         self._calls.append(result)
         if call.name is not None:
@@ -888,22 +894,45 @@ class StreamParser:
         if not tools.schema_check_available:
             self._report(
                 Code.SCHEMA_CHECK_UNAVAILABLE,
-                "resolving a drifted id by schema needs jsonschema: pip install 'kimi_toolparse[schema]'",
+                "resolving a drifted id by schema needs jsonschema-rs, which does not import",
                 call.offset,
                 call.id,
                 call.index,
             )
             return
-        names = set(tools.accepting(value))
+        accepted, unchecked = tools.candidates(value)
+        for name in unchecked:
+            self._report(
+                Code.SCHEMA_UNCHECKED,
+                f"the schema of tool {name!r} cannot be checked; it counts as a candidate for {call.id!r}",
+                call.offset,
+                name,
+                call.index,
+            )
+        names = set(accepted) | set(unchecked)
         if len(names) == 1:
             call.name = names.pop()
+            how = "accepts" if accepted else "could accept (its schema could not be checked)"
             self._report(
                 Code.DRIFTED_ID,
-                f"drifted id {call.id!r}: only {call.name!r} accepts these arguments",
+                f"drifted id {call.id!r}: only {call.name!r} {how} these arguments",
                 call.offset,
                 call.id,
                 call.index,
             )
+
+    def _validate_call(self, call: _Call, valid: bool, value: Any) -> tuple[CallProblem, ...]:
+        """Per-call validation against the tools; problems not already diagnosed become diagnostics."""
+        assert self._tools is not None
+        problems = self._tools.check_call(call.name, valid, value)
+        for p in problems:
+            if p.code not in _ALREADY_REPORTED:
+                where = f" at {p.path} ({p.keyword})" if p.keyword else ""
+                self._report(p.code, f"call {call.id!r}{where}: {p.message}", call.offset, p.path, call.index)
+        return problems
+
+
+_ALREADY_REPORTED = frozenset({Code.INVALID_JSON, Code.UNRESOLVED_NAME})
 
 
 _STEPS: dict[Step, Callable[[StreamParser, Kind | None, str, int], None]] = {

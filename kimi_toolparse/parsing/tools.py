@@ -1,72 +1,115 @@
-"""The request's tools, read once: their names (rule 11a) and which schemas accept given arguments (11b).
+"""The request's tools, read once: their names (rule 11a), which schemas accept given arguments (11b), and
+whether a finished call is valid against its tool (per-call validation).
 
-Schema matching uses ``jsonschema`` (Draft 2020-12), an optional extra: ``pip install
-'kimi_toolparse[schema]'``. Without it, rule 11(b) is skipped and a diagnostic says so.
+Schemas are compiled on first use and kept, so a :class:`Tools` built once serves many parses. The validator
+sits behind :mod:`kimi_toolparse.schemas`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..tool_shape import tool_function
+from .arguments import TooDeep
+from .diagnostics import Code
+from .schemas import CompiledSchema, SchemaBroken, validator_available
 
-__all__ = ["Tools", "as_tools"]
+__all__ = ["CallProblem", "Tools", "as_tools"]
 
-_MISSING = object()
-
-
-def _validator_class() -> Any:
-    try:
-        from jsonschema import Draft202012Validator
-    except ImportError:
-        return None
-    return Draft202012Validator
+#: Keywords that, set at the top level, lift the strict reading of rule 11(b).
+_OPEN_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
 
 
-def _resolve_top_ref(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a top-level local ``$ref`` (``#/$defs/X``) so the strictness check sees the real object."""
-    seen = 0
-    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#") and seen < 16:
-        target: Any = schema
-        for part in schema["$ref"][1:].split("/")[1:]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
-                return schema
+@dataclass(frozen=True, slots=True)
+class CallProblem:
+    """Why a finished call is not valid against the request's tools (``ToolCall.problems``).
+
+    ``code`` is one of ``unresolved_name``, ``unknown_tool``, ``invalid_json``, ``arguments_not_object``,
+    ``schema_violation`` and ``schema_unchecked``; ``path`` is a JSON path into the arguments (``$`` for
+    the whole object) and ``keyword`` the schema keyword that failed (``""`` when no schema was involved).
+    """
+
+    code: Code
+    message: str
+    path: str = "$"
+    keyword: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, "path": self.path, "keyword": self.keyword}
+
+
+def _strict_keys(parameters: Mapping[str, Any]) -> frozenset[str] | None:
+    """Rule 11(b)'s strict top level: the allowed keys, or None when the top level leaves keys open.
+
+    The top level is the object as written plus what a top-level local ``$ref`` chain points at; a keyword
+    on any of them counts as set.
+    """
+    allowed: set[str] = set()
+    node: Any = parameters
+    for _ in range(16):
+        if not isinstance(node, Mapping):
+            return frozenset(allowed)
+        if any(k in node for k in _OPEN_KEYWORDS):
+            return None
+        props = node.get("properties")
+        if isinstance(props, Mapping):
+            allowed.update(k for k in props if isinstance(k, str))
+        ref = node.get("$ref")
+        if not (isinstance(ref, str) and ref.startswith("#")):
+            break
+        node = _pointer(parameters, ref[1:])
+    return frozenset(allowed)
+
+
+def _pointer(root: Any, pointer: str) -> Any:
+    """A JSON pointer into the root schema, or None when it leads nowhere."""
+    target = root
+    for part in pointer.split("/")[1:] if pointer else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, Mapping) and part in target:
             target = target[part]
-        if not isinstance(target, Mapping):
-            return schema
-        root_defs = {k: schema[k] for k in ("$defs", "definitions") if k in schema}
-        schema = {**root_defs, **target}
-        seen += 1
-    return schema
+        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            return None
+    return target
 
 
 class _Tool:
-    __slots__ = ("allowed_keys", "name", "parameters", "validator")
+    __slots__ = ("_compiled", "allowed_keys", "name", "parameters")
 
-    def __init__(self, name: str, parameters: Mapping[str, Any] | None) -> None:
+    def __init__(self, name: str, parameters: Mapping[str, Any] | bool | None) -> None:
         self.name = name
         self.parameters = parameters
-        self.validator: Any = _MISSING
+        self._compiled: CompiledSchema | None = None
         self.allowed_keys: frozenset[str] | None = None
-        if parameters is not None:
-            top = _resolve_top_ref(parameters)
-            if "additionalProperties" not in top and "patternProperties" not in top:
-                props = top.get("properties")
-                self.allowed_keys = frozenset(props) if isinstance(props, Mapping) else frozenset()
+        if isinstance(parameters, Mapping):
+            try:
+                self.allowed_keys = _strict_keys(parameters)
+            except Exception:  # a schema too odd to read strictly is read as written
+                self.allowed_keys = None
 
-    def accepts(self, arguments: dict[str, Any], validator_class: Any) -> bool:
-        if self.parameters is None:
+    @property
+    def compiled(self) -> CompiledSchema:
+        if self._compiled is None:
+            schema: Any = True if self.parameters is None else self.parameters
+            self._compiled = CompiledSchema(schema)
+        return self._compiled
+
+    def accepts(self, arguments: dict[str, Any]) -> bool | None:
+        """Rule 11(b): True or False, or None when the check cannot complete (the tool is a candidate)."""
+        if self.parameters is None or self.parameters is True:
             return not arguments
+        if self.parameters is False:
+            return False
         if self.allowed_keys is not None and not self.allowed_keys.issuperset(arguments):
             return False
-        if self.validator is _MISSING:
-            self.validator = validator_class(self.parameters)
         try:
-            return bool(self.validator.is_valid(arguments))
-        except Exception:  # a malformed schema accepts nothing; the caller's tools must not make us raise
-            return False
+            return self.compiled.is_valid(arguments)
+        except SchemaBroken:
+            return None
 
 
 class Tools:
@@ -79,31 +122,71 @@ class Tools:
         if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Iterable):
             raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
         self._tools: list[_Tool] = []
+        self._by_name: dict[str, _Tool] = {}
         for i, tool in enumerate(tools):
             fn = tool_function(tool, i)  # the check strict render() makes too
             if fn is None:
                 continue  # not a function tool: nothing the model can call by name
             params = fn.get("parameters")
-            if params is not None and not isinstance(params, Mapping):
-                raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object")
-            self._tools.append(_Tool(fn["name"], params))
-        self.names: frozenset[str] = frozenset(t.name for t in self._tools)
-        self._validator_class: Any = _MISSING
+            if params is not None and not isinstance(params, (Mapping, bool)):
+                raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object or boolean")
+            entry = _Tool(fn["name"], params)
+            self._tools.append(entry)
+            self._by_name.setdefault(entry.name, entry)
+        self.names: frozenset[str] = frozenset(self._by_name)
 
     def __len__(self) -> int:
         return len(self._tools)
 
     @property
     def schema_check_available(self) -> bool:
-        if self._validator_class is _MISSING:
-            self._validator_class = _validator_class()
-        return self._validator_class is not None
+        """Whether the JSON-schema validator is there (a core dependency: only a broken install lacks it)."""
+        return validator_available()
+
+    def candidates(self, arguments: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Rule 11(b): (names whose schema accepts the arguments, names whose check could not complete)."""
+        accepted: list[str] = []
+        unchecked: list[str] = []
+        if isinstance(arguments, TooDeep):  # too deep to check: every tool is a candidate (objects only)
+            return [], [t.name for t in self._tools] if arguments.is_object else []
+        for tool in self._tools:
+            verdict = tool.accepts(arguments)
+            if verdict is None:
+                unchecked.append(tool.name)
+            elif verdict:
+                accepted.append(tool.name)
+        return accepted, unchecked
 
     def accepting(self, arguments: dict[str, Any]) -> list[str]:
-        """Rule 11(b): the names of the tools whose schema accepts these arguments (strict at the top)."""
-        if not self.schema_check_available:
-            return []
-        return [t.name for t in self._tools if t.accepts(arguments, self._validator_class)]
+        """The names of the tools whose schema accepts these arguments, strictly read at the top level."""
+        return self.candidates(arguments)[0]
+
+    def check_call(self, name: str | None, json_valid: bool, value: Any) -> tuple[CallProblem, ...]:
+        """Per-call validation: ``()`` when the call names a declared tool and its arguments fit its schema.
+
+        ``value`` is the decoded arguments (ignored when ``json_valid`` is false). The schema is read as
+        JSON Schema says (no strict top level here: that reading only serves rule 11b's choice).
+        """
+        if name is None:
+            return (CallProblem(Code.UNRESOLVED_NAME, "the call has no function name"),)
+        tool = self._by_name.get(name)
+        if tool is None:
+            return (CallProblem(Code.UNKNOWN_TOOL, f"{name!r} is not one of the request's tools"),)
+        if not json_valid:
+            return (CallProblem(Code.INVALID_JSON, "the arguments are not valid JSON"),)
+        if isinstance(value, TooDeep) and value.is_object:
+            return (CallProblem(Code.SCHEMA_UNCHECKED, "the arguments nest too deeply to be checked"),)
+        if not isinstance(value, dict) or isinstance(value, TooDeep):
+            kind = "an array" if isinstance(value, (list, TooDeep)) else "not an object"
+            return (CallProblem(Code.ARGUMENTS_NOT_OBJECT, f"the arguments are {kind}", keyword="type"),)
+        compiled = tool.compiled
+        try:
+            if compiled.is_valid(value):
+                return ()
+            violations = compiled.violations(value)
+        except SchemaBroken as exc:
+            return (CallProblem(Code.SCHEMA_UNCHECKED, f"the schema of {name!r} cannot be checked: {exc}"),)
+        return tuple(CallProblem(Code.SCHEMA_VIOLATION, v.message, v.path, v.keyword) for v in violations)
 
 
 def as_tools(tools: Tools | Iterable[Mapping[str, Any]] | None) -> Tools | None:

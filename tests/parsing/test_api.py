@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kimi_toolparse
-import kimi_toolparse.parsing.tools
+import kimi_toolparse.parsing.schemas
 from kimi_toolparse import (
     ArgumentsDelta,
     CallStatus,
@@ -178,16 +178,21 @@ def test_tools_object_is_reusable() -> None:
 
 
 def test_schema_check_unavailable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kimi_toolparse.parsing.tools, "_validator_class", lambda: None)
+    monkeypatch.setattr(kimi_toolparse.parsing.schemas, "_rs", None)
     m = parse(SB + CB + "0" + AB + '{"city": "Rome"}' + CE + SE, tools=WEATHER)
     assert m.tool_calls[0].name is None
     assert Code.SCHEMA_CHECK_UNAVAILABLE in [d.code for d in m.diagnostics]
 
 
-def test_malformed_tool_schema_accepts_nothing() -> None:
+def test_malformed_tool_schema_is_a_candidate_never_a_refusal() -> None:
     bad = [{"type": "function", "function": {"name": "f", "parameters": {"type": "nonsense"}}}]
     m = parse(SB + CB + "0" + AB + "{}" + CE + SE, tools=bad)
-    assert m.tool_calls[0].name is None
+    assert m.tool_calls[0].name == "f"  # the only candidate
+    unchecked = [d for d in m.diagnostics if d.code is Code.SCHEMA_UNCHECKED]
+    assert unchecked and "'f'" in unchecked[0].message
+    ok = [{"type": "function", "function": {"name": "g", "parameters": {"type": "object"}}}]
+    m = parse(SB + CB + "0" + AB + "{}" + CE + SE, tools=bad + ok)
+    assert m.tool_calls[0].name is None  # two candidates: never a guess
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_the_trailing_offset_is_where_the_value_closed() -> None:
 def test_in_value_follows_the_value() -> None:
     assert scan(['{"cmd": "<think>'])[4] is True  # inside the value: markers there are data (rule 7)
     assert scan(['{"cmd": 1} '])[4] is False  # after it: markers again
-    assert scan(["   "])[4] is True  # the value starts right after ARG_BEGIN, leading whitespace included (rule 7)
+    assert scan(["   "])[4] is True  # the value starts right after ARG_BEGIN, whitespace included (rule 7)
     assert scan(["echo"])[4] is True  # raw arguments are a value to their end
 
 

@@ -176,13 +176,13 @@ def test_the_file_is_read_in_pieces(
     stream: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pieces of 7 bytes cut the multi-byte characters and the markers; the result is the same."""
-    import kimi_toolparse.cli as cli
+    import kimi_toolparse.cli_support as cli_support
 
     raw = "<think>Météo à Paris 🌦</think>Je regarde." + THINKING.read_text(encoding="utf-8")
     path = tmp_path / "out.txt"
     path.write_bytes(raw.encode("utf-8"))
-    monkeypatch.setattr(cli, "PIECE_BYTES", 7)
-    pieces = list(cli.read_text_pieces(str(path), 7))
+    monkeypatch.setattr(cli_support, "PIECE_BYTES", 7)  # the command below reads 7 bytes at a time too
+    pieces = list(cli_support.read_text_pieces(str(path)))
     assert len(pieces) > 10 and "".join(pieces) == raw
     argv = ["parse", str(path)] + (["--stream", "--chunk-size", "5"] if stream else [])
     code, out, _ = run(capsys, *argv)
@@ -198,12 +198,12 @@ def test_the_file_is_read_in_pieces(
 
 
 def test_bad_utf8_in_a_later_piece_names_its_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import kimi_toolparse.cli as cli
+    import kimi_toolparse.cli_support as cli_support
 
     path = tmp_path / "bad.txt"
     path.write_bytes("é".encode() * 10 + b"\xff")
-    with pytest.raises(cli.UsageError, match=r"is not UTF-8 text \(byte 20 is 0xff\)"):
-        list(cli.read_text_pieces(str(path), 3))
+    with pytest.raises(cli_support.UsageError, match=r"is not UTF-8 text \(byte 20 is 0xff\)"):
+        list(cli_support.read_text_pieces(str(path), 3))
 
 
 @pytest.mark.parametrize(
