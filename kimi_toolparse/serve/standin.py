@@ -154,6 +154,11 @@ class StandIn:
     #: Every request received, in order.
     requests: list[RecordedRequest] = field(default_factory=list)
 
+    #: Streams whose client went away before the end (a gateway cancelling its upstream request).
+    disconnects: int = field(default=0, init=False)
+    #: Streams being sent now.
+    active_streams: int = field(default=0, init=False)
+
     _server: Any = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _ids: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False)
@@ -250,7 +255,7 @@ class StandIn:
         elif path == "/v1/models" and method == "GET":
             await _send_json(send, 200, self._models())
         elif path == "/v1/completions" and method == "POST":
-            await self._completions(body, send)
+            await self._completions(body, receive, send)
         elif path in ("/v1/models", "/v1/completions", "/health"):
             await _send_json(send, 405, _error("method not allowed", "BadRequestError", 405))
         else:
@@ -272,7 +277,7 @@ class StandIn:
             ],
         }
 
-    async def _completions(self, body: Any, send: Send) -> None:
+    async def _completions(self, body: Any, receive: Receive, send: Send) -> None:
         if self.first_delay:
             await asyncio.sleep(self.first_delay)
         if self.error_status is not None:
@@ -308,7 +313,13 @@ class StandIn:
             "model": body.get("model") or self.model,
         }
         if body.get("stream"):
-            await self._stream(send, head, choices, usage, body, with_ids, prompt_ids)
+            gone = asyncio.ensure_future(receive())
+            self.active_streams += 1
+            try:
+                await self._stream(send, head, choices, usage, body, with_ids, prompt_ids, gone)
+            finally:
+                self.active_streams -= 1
+                gone.cancel()
         else:
             await self._whole(send, head, choices, usage, with_ids, prompt_ids)
 
@@ -449,6 +460,7 @@ class StandIn:
         body: dict[str, Any],
         with_ids: bool,
         prompt_ids: list[int] | None,
+        gone: asyncio.Future[Message],
     ) -> None:
         await send(
             {
@@ -467,6 +479,9 @@ class StandIn:
                     raise _Died("the stand-in was told to die mid-stream")
                 if c.delay:
                     await asyncio.sleep(c.delay)
+                if gone.done():
+                    self.disconnects += 1
+                    return
                 piece = c.pieces[step] if c.pieces else Piece("", ())
                 last = step >= len(c.pieces) - 1
                 choice: dict[str, Any] = {
