@@ -87,11 +87,13 @@ class _Gateway:
 
     # ---- helpers ----------------------------------------------------------------------------------
 
-    def template_for(self, name: str) -> str:
+    async def template_for(self, name: str, request_id: str) -> str:
+        """The template a requested model name selects: a configured one, or the upstream's own name."""
         if name in self.config.models:
             return name
-        if name == self.upstream_model or name == self.config.upstream_model:
-            return self.config.models[0]
+        with contextlib.suppress(ApiError):
+            if name == await self.resolve_upstream_model(request_id):
+                return self.config.models[0]
         raise ApiError(
             404,
             f"The model '{name}' does not exist here: use one of {', '.join(self.config.models)}",
@@ -371,7 +373,7 @@ def create_app(config: ServeConfig) -> Starlette:
             raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from None
         req = parse_request(data)
         rec.model, rec.stream = req.model, req.stream
-        template = gw.template_for(req.model)
+        template = await gw.template_for(req.model, rec.request_id)
         plan = plan_request(req, template, config.upstream_fields)
         plan.upstream["model"] = await gw.resolve_upstream_model(rec.request_id)
         if config.log_content:
