@@ -21,8 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import httpx
+import aiohttp
 import prometheus_client as prom
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -80,7 +79,7 @@ class _Metrics:
 @dataclass
 class _Gateway:
     config: ServeConfig
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     metrics: _Metrics = field(default_factory=_Metrics)
     upstream_model: str | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -128,22 +127,26 @@ class _Gateway:
 
     async def _get_json(self, path: str, request_id: str) -> Any:
         try:
-            r = await self.client.get(
+            async with self.client.get(
                 self.config.upstream_base + path, headers=self.upstream_headers(request_id)
-            )
-        except httpx.TimeoutException:
-            raise _timeout() from None
-        except httpx.HTTPError as e:
+            ) as r:
+                status = r.status
+                raw = await r.read()
+        except aiohttp.ConnectionTimeoutError as e:
             raise _unreachable(e) from None
-        if r.status_code != 200:
+        except asyncio.TimeoutError:
+            raise _timeout() from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise _unreachable(e) from None
+        if status != 200:
             raise ApiError(
                 502,
-                f"the upstream answered {path} with {r.status_code}",
+                f"the upstream answered {path} with {status}",
                 type="upstream_error",
                 code="upstream_error",
             )
         try:
-            return r.json()
+            return json.loads(raw)
         except ValueError:
             raise ApiError(
                 502, f"the upstream's {path} is not JSON", type="upstream_error", code="upstream_bad_response"
@@ -155,6 +158,10 @@ class _Gateway:
             return True
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
+
+
+def _describe(e: BaseException) -> str:
+    return str(e) or type(e).__name__
 
 
 def _timeout() -> ApiError:
@@ -264,14 +271,14 @@ class _Record:
 class _Upstream:
     """One streamed upstream completion: its SSE events, parsed, with per-read timeouts."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.response = response
         self.usage: dict[str, Any] | None = None
 
     async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Lists of parsed events, one list per network read (so a burst is handled at once)."""
         buf = b""
-        async for raw in self.response.aiter_raw():
+        async for raw in self.response.content.iter_any():
             buf += raw
             if b"\n\n" not in buf and b"\r\n\r\n" not in buf:
                 continue
@@ -322,11 +329,13 @@ def create_app(config: ServeConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        limits = httpx.Limits(
-            max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+        connector = aiohttp.TCPConnector(limit=config.max_connections)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=config.connect_timeout, sock_read=config.read_timeout
         )
-        timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout, pool=config.read_timeout)
-        async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
+        ) as client:
             state["gw"] = _Gateway(config, client)
             yield
         state.clear()
@@ -379,26 +388,26 @@ def create_app(config: ServeConfig) -> Starlette:
         if config.log_content:
             rec.prompt = plan.upstream["prompt"]
         started = time.perf_counter()
+        headers = gw.upstream_headers(rec.request_id)
+        headers["content-type"] = "application/json"
         try:
-            upstream_req = gw.client.build_request(
-                "POST",
-                config.upstream_base + "/completions",
-                json=plan.upstream,
-                headers=gw.upstream_headers(rec.request_id),
+            response = await gw.client.post(
+                config.upstream_base + "/completions", data=json.dumps(plan.upstream), headers=headers
             )
-            response = await gw.client.send(upstream_req, stream=True)
-        except httpx.TimeoutException:
-            raise _timeout() from None
-        except httpx.HTTPError as e:
+        except aiohttp.ConnectionTimeoutError as e:
             raise _unreachable(e) from None
-        if response.status_code != 200:
+        except asyncio.TimeoutError:
+            raise _timeout() from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise _unreachable(e) from None
+        if response.status != 200:
             try:
-                text = (await response.aread()).decode("utf-8", "replace")
-            except httpx.HTTPError:
+                text = (await response.read()).decode("utf-8", "replace")
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 text = ""
             finally:
-                await response.aclose()
-            raise _upstream_status(response.status_code, text)
+                response.close()
+            raise _upstream_status(response.status, text)
         up = _Upstream(response)
         choices = [ChoiceStream(i, plan) for i in range(req.n)]
         if req.stream:
@@ -409,14 +418,17 @@ def create_app(config: ServeConfig) -> Starlette:
             )
         try:
             await _consume(up, choices, rec, started)
-        except httpx.TimeoutException:
+        except asyncio.TimeoutError:
             raise _timeout() from None
-        except (httpx.HTTPError, _BrokenStream) as e:
+        except (aiohttp.ClientError, OSError, _BrokenStream) as e:
             raise ApiError(
-                502, f"the upstream stream broke: {e}", type="upstream_error", code="upstream_disconnected"
+                502,
+                f"the upstream stream broke: {_describe(e)}",
+                type="upstream_error",
+                code="upstream_disconnected",
             ) from None
         finally:
-            await response.aclose()
+            response.close()
         body = _completion(rec, plan, up, choices)
         _account(gw, rec, up, choices)
         return _json(200, body, rec.request_id)
@@ -578,11 +590,13 @@ async def _stream(
                 if out:
                     yield "".join(out).encode()
             rec.upstream_done = time.perf_counter()
-        except (httpx.HTTPError, _BrokenStream) as e:
-            kind = "upstream_timeout" if isinstance(e, httpx.TimeoutException) else "upstream_disconnected"
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, _BrokenStream) as e:
+            kind = "upstream_timeout" if isinstance(e, asyncio.TimeoutError) else "upstream_disconnected"
             rec.status, rec.error = (504 if kind == "upstream_timeout" else 502), kind
             message = (
-                f"the upstream stream broke: {e}" if kind != "upstream_timeout" else "the upstream timed out"
+                f"the upstream stream broke: {_describe(e)}"
+                if kind != "upstream_timeout"
+                else "the upstream timed out"
             )
             yield f"data: {dumps(error_body(message, 'upstream_error', None, kind))}\n\n".encode()
             return
@@ -622,8 +636,7 @@ async def _stream(
         gw.metrics.active.dec()
         gw.metrics.requests.labels("chat", str(rec.status)).inc()
         _log.info(rec.line())
-        with anyio.CancelScope(shield=True):
-            await up.response.aclose()
+        up.response.close()
 
 
 def configure_logging(level: str) -> None:

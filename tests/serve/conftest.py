@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("httpx", reason="the serve tests need the serve extra (pip install -e '.[test]')")
+pytest.importorskip("aiohttp", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 pytest.importorskip("starlette", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 
