@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 import prometheus_client as prom
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -146,7 +147,7 @@ class _Gateway:
                 code="upstream_error",
             )
         try:
-            return json.loads(raw)
+            return orjson.loads(raw)
         except ValueError:
             raise ApiError(
                 502, f"the upstream's {path} is not JSON", type="upstream_error", code="upstream_bad_response"
@@ -296,7 +297,7 @@ class _Upstream:
                             yield out
                         return
                     try:
-                        out.append(json.loads(payload))
+                        out.append(orjson.loads(payload))
                     except ValueError:
                         raise _BrokenStream("the upstream sent an event that is not JSON") from None
             if out:
@@ -392,7 +393,7 @@ def create_app(config: ServeConfig) -> Starlette:
         headers["content-type"] = "application/json"
         try:
             response = await gw.client.post(
-                config.upstream_base + "/completions", data=json.dumps(plan.upstream), headers=headers
+                config.upstream_base + "/completions", data=orjson.dumps(plan.upstream), headers=headers
             )
         except aiohttp.ConnectionTimeoutError as e:
             raise _unreachable(e) from None
@@ -469,10 +470,34 @@ def create_app(config: ServeConfig) -> Starlette:
     )
 
 
-def _piece(event: dict[str, Any]) -> tuple[int, str, list[int] | None, str | None]:
-    choice = event["choices"][0]
-    ids = choice.get("token_ids")
-    return int(choice.get("index", 0)), choice.get("text") or "", ids, choice.get("finish_reason")
+def _apply(
+    batch: list[dict[str, Any]], up: _Upstream, choices: list[ChoiceStream]
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """Feed a batch of upstream events to their choices; the deltas each produced, in order."""
+    out = []
+    n = len(choices)
+    for event in batch:
+        usage = event.get("usage")
+        if usage:
+            up.usage = usage
+        pieces = event.get("choices")
+        if not pieces:
+            err = _event_error(event)
+            if err is not None:
+                raise _BrokenStream(f"the upstream reported: {err}")
+            continue
+        for piece in pieces:
+            index = piece.get("index", 0)
+            if type(index) is not int or not 0 <= index < n:
+                continue
+            ch = choices[index]
+            finish = piece.get("finish_reason")
+            if finish:
+                ch.upstream_finish = finish
+            deltas = ch.feed(piece.get("text") or "", piece.get("token_ids"))
+            if deltas:
+                out.append((index, deltas))
+    return out
 
 
 async def _consume(up: _Upstream, choices: list[ChoiceStream], rec: _Record, started: float) -> None:
@@ -480,20 +505,7 @@ async def _consume(up: _Upstream, choices: list[ChoiceStream], rec: _Record, sta
     async for batch in up.events():
         if rec.upstream_first is None:
             rec.upstream_first = time.perf_counter()
-        for event in batch:
-            err = _event_error(event)
-            if err is not None:
-                raise _BrokenStream(f"the upstream reported: {err}")
-            if event.get("usage"):
-                up.usage = event["usage"]
-            if not event.get("choices"):
-                continue
-            index, text, ids, finish = _piece(event)
-            if index < len(choices):
-                ch = choices[index]
-                ch.feed(text, ids)
-                if finish:
-                    ch.upstream_finish = finish
+        _apply(batch, up, choices)
     rec.upstream_done = time.perf_counter()
     for ch in choices:
         ch.close()
@@ -558,6 +570,8 @@ async def _stream(
         f'"created":{int(time.time())},"model":{dumps(req.model)},"system_fingerprint":null,"choices":[{{"index":'
     )
     tail = '"finish_reason":null}]' + (',"usage":null' if include_usage else "") + "}\n\n"
+    prefixes = [f'{head}{ch.index},"delta":' for ch in choices]
+    post = ',"logprobs":null,' + tail
     gw.metrics.active.inc()
     finished = False
     try:
@@ -571,22 +585,10 @@ async def _stream(
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()
                 out: list[str] = []
-                for event in batch:
-                    err = _event_error(event)
-                    if err is not None:
-                        raise _BrokenStream(f"the upstream reported: {err}")
-                    if event.get("usage"):
-                        up.usage = event["usage"]
-                    if not event.get("choices"):
-                        continue
-                    index, text, ids, finish = _piece(event)
-                    if index >= len(choices):
-                        continue
-                    ch = choices[index]
-                    if finish:
-                        ch.upstream_finish = finish
-                    for delta in ch.feed(text, ids):
-                        out.append(f'{head}{index},"delta":{dumps(delta)},"logprobs":null,{tail}')
+                for index, deltas in _apply(batch, up, choices):
+                    pre = prefixes[index]
+                    for delta in deltas:
+                        out.append(pre + dumps(delta) + post)
                 if out:
                     yield "".join(out).encode()
             rec.upstream_done = time.perf_counter()

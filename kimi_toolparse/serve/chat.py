@@ -7,12 +7,12 @@ output into ``chat.completion.chunk`` deltas and the final message.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kimi_toolparse import ArgumentsDelta, StreamParser, ToolCallStart, Tools, render
@@ -351,4 +351,4 @@ class ChoiceStream:
 
 def dumps(obj: Any) -> str:
     """Compact JSON, as the chunks are sent."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(obj).decode()
