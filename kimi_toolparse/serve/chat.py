@@ -23,7 +23,6 @@ __all__ = [
     "ChatRequest",
     "ChoiceStream",
     "Plan",
-    "ends_in_reasoning",
     "error_body",
     "plan_request",
 ]
@@ -93,7 +92,7 @@ class ChatRequest(BaseModel):
     logprobs: bool | None = None
 
 
-def ends_in_reasoning(text: str) -> bool:
+def _ends_in_reasoning(text: str) -> bool:
     """Whether text ends inside ``<think>`` (so what follows is reasoning)."""
     return text.rfind(THINK_BEGIN) > text.rfind(THINK_END)
 
@@ -191,7 +190,7 @@ def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Pla
         msg = str(e)
         param = "tools" if msg.startswith("tools") else "messages"
         raise ApiError(400, msg, param=param) from None
-    thinking = ends_in_reasoning(prompt)
+    thinking = _ends_in_reasoning(prompt)
     if prefill and thinking:
         # A forced call cannot wait for reasoning in one raw request: close <think> at once.
         prefill = THINK_END + prefill
