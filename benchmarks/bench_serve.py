@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Streamed tokens through ``kimi-toolparse serve`` against the same client reading the stand-in engine directly.
+"""Streamed tokens through ``kimi-toolparse serve``, against the same client reading the stand-in directly.
 
 Processes on loopback: the stand-in engine (``python -m kimi_toolparse.serve.standin``, sending a raw Kimi K2
 output token by token as fast as it can), the gateway (``kimi-toolparse serve --workers N``) and this
@@ -92,7 +92,15 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 @contextlib.contextmanager
 def standin(output_file: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kimi_toolparse.serve.standin", "--output", output_file, "--log-level", "error"],
+        [
+            sys.executable,
+            "-m",
+            "kimi_toolparse.serve.standin",
+            "--output",
+            output_file,
+            "--log-level",
+            "error",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -110,8 +118,20 @@ def standin(output_file: str) -> Iterator[str]:
 def gateway(upstream: str, workers: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     proc = subprocess.Popen(
-        [KIMI, "serve", "--upstream", upstream, "--model", "kimi-k2-instruct", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
+        [
+            KIMI,
+            "serve",
+            "--upstream",
+            upstream,
+            "--model",
+            "kimi-k2-instruct",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -128,7 +148,12 @@ def gateway(upstream: str, workers: int) -> Iterator[tuple[str, int]]:
 
 
 async def _direct(session: aiohttp.ClientSession, base: str) -> int:
-    body = {"prompt": "hi", "stream": True, "skip_special_tokens": False, "spaces_between_special_tokens": False}
+    body = {
+        "prompt": "hi",
+        "stream": True,
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+    }
     n = 0
     async with session.post(f"{base}/completions", json=body) as r:
         async for line in r.content:
@@ -203,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                         wall, tokens, cpu = measure("gateway", base, c, args.rounds, pid)
                         dwall, dtokens, _ = direct[c]
                         per_stream_added = (wall / tokens - dwall / dtokens) * c * 1e6
-                        rows.append((w, c, dtokens / dwall, tokens / wall, per_stream_added, cpu / tokens * 1e6))
+                        rows.append(
+                            (w, c, dtokens / dwall, tokens / wall, per_stream_added, cpu / tokens * 1e6)
+                        )
     finally:
         os.unlink(f.name)
     load = os.getloadavg()[0]
@@ -211,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.tokens}-token answers, best of {args.rounds}; direct = the same client on the stand-in; "
         f"{os.cpu_count()} cores, load average {load:.1f} at the end\n"
     )
-    print("| workers | streams | direct tokens/s | gateway tokens/s | added µs/token (per stream) | gateway CPU µs/token |")
+    print(
+        "| workers | streams | direct tokens/s | gateway tokens/s "
+        "| added µs/token (per stream) | gateway CPU µs/token |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for w, c, d, g, added, cpu in rows:
         print(f"| {w} | {c} | {d:,.0f} | {g:,.0f} | {added:,.1f} | {cpu:.1f} |")

@@ -15,10 +15,10 @@ pytest.importorskip("aiohttp", reason="the serve tests need the serve extra (pip
 pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 pytest.importorskip("starlette", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 
-import uvicorn  # noqa: E402
+import uvicorn
 
-from kimi_toolparse.serve.app import create_app  # noqa: E402
-from kimi_toolparse.serve.config import ServeConfig  # noqa: E402
+from kimi_toolparse.serve.app import create_app
+from kimi_toolparse.serve.config import ServeConfig
 
 
 @contextlib.contextmanager

@@ -31,7 +31,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served() -> Any:
-    with StandIn(lambda r: "hello") as up, gateway(up.base_url, models=("kimi-k2-instruct",), max_body_bytes=4096) as base:
+    with (
+        StandIn(lambda r: "hello") as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), max_body_bytes=4096) as base,
+    ):
         yield up, base
 
 
@@ -45,14 +48,20 @@ def served() -> Any:
         ({**OK, "stream": "sometimes"}, "stream", "stream"),
         ({**OK, "tool_choice": "always"}, "tool_choice", "tool_choice"),
         ({**OK, "tool_choice": "required"}, "tool_choice", "needs tools"),
-        ({**OK, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice", "not in tools"),
+        (
+            {**OK, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice",
+            "not in tools",
+        ),
         ({**OK, "messages": [{"role": "tool", "content": "x"}]}, "messages", "tool_call_id"),
         ({**OK, "chat_template_kwargs": {"colour": True}}, "chat_template_kwargs", "colour"),
         ({**OK, "logprobs": True}, "logprobs", "logprobs"),
         ({"messages": OK["messages"]}, "model", "model"),
     ],
 )
-def test_invalid_requests_are_400_naming_the_field(served: Any, body: dict[str, Any], param: str, words: str) -> None:
+def test_invalid_requests_are_400_naming_the_field(
+    served: Any, body: dict[str, Any], param: str, words: str
+) -> None:
     _, base = served
     r = httpx.post(f"{base}/chat/completions", json=body)
     assert r.status_code == 400
@@ -63,7 +72,9 @@ def test_invalid_requests_are_400_naming_the_field(served: Any, body: dict[str, 
 
 def test_malformed_json_and_wrong_shapes(served: Any) -> None:
     _, base = served
-    r = httpx.post(f"{base}/chat/completions", content=b'{"model": ', headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{base}/chat/completions", content=b'{"model": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and error_of(r)["code"] == "invalid_json"
     r = httpx.post(f"{base}/chat/completions", json=[1, 2])
     assert r.status_code == 400 and "JSON object" in error_of(r)["message"]
@@ -74,7 +85,9 @@ def test_unknown_model_is_404(served: Any) -> None:
     r = httpx.post(f"{base}/chat/completions", json={**OK, "model": "gpt-4o"})
     assert r.status_code == 404
     err = error_of(r)
-    assert (err["param"], err["code"]) == ("model", "model_not_found") and "kimi-k2-instruct" in err["message"]
+    assert (err["param"], err["code"]) == ("model", "model_not_found") and "kimi-k2-instruct" in err[
+        "message"
+    ]
 
 
 def test_the_upstreams_own_name_is_accepted(served: Any) -> None:
@@ -123,9 +136,10 @@ def test_upstream_unreachable_is_502() -> None:
 
 
 def test_upstream_timeout_is_504() -> None:
-    with StandIn(lambda r: "late", first_delay=2.0) as up, gateway(
-        up.base_url, models=("kimi-k2-instruct",), upstream_model="m", read_timeout=0.3
-    ) as base:
+    with (
+        StandIn(lambda r: "late", first_delay=2.0) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), upstream_model="m", read_timeout=0.3) as base,
+    ):
         r = httpx.post(f"{base}/chat/completions", json=OK, timeout=10)
         assert r.status_code == 504 and error_of(r)["code"] == "upstream_timeout"
         r = httpx.post(f"{base}/chat/completions", json={**OK, "stream": True}, timeout=10)
@@ -133,18 +147,25 @@ def test_upstream_timeout_is_504() -> None:
 
 
 def test_a_stalled_stream_times_out_with_an_error_event() -> None:
-    with StandIn(lambda r: "a b c d e f", delay=1.0) as up, gateway(
-        up.base_url, models=("kimi-k2-instruct",), upstream_model="m", read_timeout=0.3
-    ) as base:
+    with (
+        StandIn(lambda r: "a b c d e f", delay=1.0) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), upstream_model="m", read_timeout=0.3) as base,
+    ):
         r = httpx.post(f"{base}/chat/completions", json={**OK, "stream": True}, timeout=10)
         assert r.status_code == 200
         last = [ln for ln in r.text.splitlines() if ln.startswith("data: ")][-1]
         assert '"code":"upstream_timeout"' in last and "[DONE]" not in r.text
 
 
-@pytest.mark.parametrize(("upstream_status", "status", "code"), [(500, 502, "upstream_error"), (400, 400, "upstream_rejected"), (429, 429, "upstream_busy")])
+@pytest.mark.parametrize(
+    ("upstream_status", "status", "code"),
+    [(500, 502, "upstream_error"), (400, 400, "upstream_rejected"), (429, 429, "upstream_busy")],
+)
 def test_upstream_errors_are_mapped(upstream_status: int, status: int, code: str) -> None:
-    with StandIn(lambda r: "x", error_status=upstream_status) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+    with (
+        StandIn(lambda r: "x", error_status=upstream_status) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
         for stream in (False, True):
             r = httpx.post(f"{base}/chat/completions", json={**OK, "stream": stream})
             assert r.status_code == status and error_of(r)["code"] == code
@@ -152,11 +173,18 @@ def test_upstream_errors_are_mapped(upstream_status: int, status: int, code: str
 
 
 def test_auth_on_every_endpoint_but_health() -> None:
-    with StandIn(lambda r: "fine", api_key="upstream-secret") as up, gateway(
-        up.base_url, models=("kimi-k2-instruct",), api_key="s3cret", upstream_api_key="upstream-secret"
-    ) as base:
+    with (
+        StandIn(lambda r: "fine", api_key="upstream-secret") as up,
+        gateway(
+            up.base_url, models=("kimi-k2-instruct",), api_key="s3cret", upstream_api_key="upstream-secret"
+        ) as base,
+    ):
         root = base.removesuffix("/v1")
-        for method, url in (("POST", f"{base}/chat/completions"), ("GET", f"{base}/models"), ("GET", f"{root}/metrics")):
+        for method, url in (
+            ("POST", f"{base}/chat/completions"),
+            ("GET", f"{base}/models"),
+            ("GET", f"{root}/metrics"),
+        ):
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
                 r = httpx.request(method, url, json=OK, headers=headers)
                 assert r.status_code == 401, (url, headers)
@@ -174,4 +202,7 @@ def test_auth_on_every_endpoint_but_health() -> None:
 def test_auth_off_lets_anyone_in(served: Any) -> None:
     _, base = served
     assert httpx.post(f"{base}/chat/completions", json=OK).status_code == 200
-    assert httpx.post(f"{base}/chat/completions", json=OK, headers={"Authorization": "Bearer x"}).status_code == 200
+    assert (
+        httpx.post(f"{base}/chat/completions", json=OK, headers={"Authorization": "Bearer x"}).status_code
+        == 200
+    )

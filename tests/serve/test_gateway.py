@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-openai = pytest.importorskip("openai", reason="the serve tests need the test extra (pip install -e '.[test]')")
+openai = pytest.importorskip(
+    "openai", reason="the serve tests need the test extra (pip install -e '.[test]')"
+)
 import httpx  # noqa: E402
 
 import kimi_toolparse as ktp  # noqa: E402
-from kimi_toolparse.serve.standin import Piece, Reply, StandIn  # noqa: E402
+from kimi_toolparse.serve.standin import Piece, StandIn  # noqa: E402
 
 from ..conftest import FIXTURES, VOCAB_FILE, need_shared  # noqa: E402
 from .conftest import gateway  # noqa: E402
@@ -96,7 +98,10 @@ def test_tool_call_loop_non_streaming_prompts_are_the_renderers() -> None:
             ("functions.get_weather:0", "get_weather", "Beijing"),
             ("functions.get_weather:1", "get_weather", "Shanghai"),
         ]
-        assert r.usage.completion_tokens > 0 and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+        assert (
+            r.usage.completion_tokens > 0
+            and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+        )
         messages.append(choice.message.model_dump(exclude_none=True))
         for t in calls:
             messages.append({"role": "tool", "tool_call_id": t.id, "content": "sunny"})
@@ -136,13 +141,25 @@ def test_tool_call_loop_streaming_matches_non_streaming() -> None:
         assert [(t["id"], t["name"], t["arguments"]) for t in msg["tool_calls"]] == [
             (t.id, t.function.name, t.function.arguments) for t in wm.tool_calls
         ]
-        messages.append({"role": "assistant", "content": msg["content"], "tool_calls": [
-            {"id": t["id"], "type": "function", "function": {"name": t["name"], "arguments": t["arguments"]}}
-            for t in msg["tool_calls"]
-        ]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": msg["content"],
+                "tool_calls": [
+                    {
+                        "id": t["id"],
+                        "type": "function",
+                        "function": {"name": t["name"], "arguments": t["arguments"]},
+                    }
+                    for t in msg["tool_calls"]
+                ],
+            }
+        )
         for t in msg["tool_calls"]:
             messages.append({"role": "tool", "tool_call_id": t["id"], "content": "21"})
-        final, _ = collect(c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, stream=True))
+        final, _ = collect(
+            c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, stream=True)
+        )
         assert final["content"] == ANSWER.removesuffix("<|im_end|>") and final["finish_reason"] == "stop"
         assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
 
@@ -150,7 +167,11 @@ def test_tool_call_loop_streaming_matches_non_streaming() -> None:
 def test_reasoning_with_a_call_inside_think_and_vllm_spacing() -> None:
     with StandIn(lambda r: THINKING) as up, gateway(up.base_url, models=("kimi-k2.5",)) as base:
         c = client(base)
-        kw: dict[str, Any] = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "disk use?"}], "tools": TOOLS}
+        kw: dict[str, Any] = {
+            "model": "kimi-k2.5",
+            "messages": [{"role": "user", "content": "disk use?"}],
+            "tools": TOOLS,
+        }
         r = c.chat.completions.create(**kw)
         m = r.choices[0].message
         assert m.reasoning_content.startswith("The user wants the disk usage")
@@ -170,37 +191,56 @@ def test_tool_choice_required_and_named_are_prefilled() -> None:
         if request["prompt"].endswith("<|tool_call_argument_begin|>"):
             return '{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|><|im_end|>'
         if request["prompt"].endswith("<|tool_calls_section_begin|>"):
-            return '<|tool_call_begin|>functions.bash:0<|tool_call_argument_begin|>{"command": "ls"}<|tool_call_end|><|tool_calls_section_end|>'
+            return (
+                '<|tool_call_begin|>functions.bash:0<|tool_call_argument_begin|>{"command": "ls"}'
+                "<|tool_call_end|><|tool_calls_section_end|>"
+            )
         return "plain answer"
 
     messages = [{"role": "user", "content": "go"}]
     with StandIn(engine) as up, gateway(up.base_url, models=("kimi-k2-instruct", "kimi-k2.5")) as base:
         c = client(base)
-        r = c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice="required")
+        r = c.chat.completions.create(
+            model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice="required"
+        )
         assert [t.function.name for t in r.choices[0].message.tool_calls] == ["bash"]
-        assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2-instruct") + "<|tool_calls_section_begin|>"
+        assert (
+            up.prompts[-1]
+            == ktp.render(messages, TOOLS, model="kimi-k2-instruct") + "<|tool_calls_section_begin|>"
+        )
         named = {"type": "function", "function": {"name": "get_weather"}}
-        r = c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice=named)
+        r = c.chat.completions.create(
+            model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice=named
+        )
         (call,) = r.choices[0].message.tool_calls
         assert (call.id, call.function.name, call.function.arguments) == (
             "functions.get_weather:0",
             "get_weather",
             '{"city": "Paris"}',
         )
-        header = "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+        header = (
+            "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+            "<|tool_call_argument_begin|>"
+        )
         assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2-instruct") + header
         # streamed, the call starts from the prefill
         msg, _ = collect(
-            c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice=named, stream=True)
+            c.chat.completions.create(
+                model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice=named, stream=True
+            )
         )
-        assert msg["tool_calls"] == [{"id": "functions.get_weather:0", "name": "get_weather", "arguments": '{"city": "Paris"}'}]
+        assert msg["tool_calls"] == [
+            {"id": "functions.get_weather:0", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+        ]
         # a thinking prompt: the forced call closes <think> at once (empty reasoning)
         r = c.chat.completions.create(model="kimi-k2.5", messages=messages, tools=TOOLS, tool_choice=named)
         assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2.5") + "</think>" + header
         assert r.choices[0].message.reasoning_content == ""
         assert r.choices[0].message.tool_calls[0].function.arguments == '{"city": "Paris"}'
         # auto sends the plain prompt
-        r = c.chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice="auto")
+        r = c.chat.completions.create(
+            model="kimi-k2-instruct", messages=messages, tools=TOOLS, tool_choice="auto"
+        )
         assert r.choices[0].message.content == "plain answer"
         assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
 
@@ -208,7 +248,11 @@ def test_tool_choice_required_and_named_are_prefilled() -> None:
 def test_tool_choice_none_and_parallel_false_drop_calls_and_say_so() -> None:
     with StandIn(lambda r: WEATHER) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
         c = client(base)
-        kw: dict[str, Any] = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}], "tools": TOOLS}
+        kw: dict[str, Any] = {
+            "model": "kimi-k2-instruct",
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": TOOLS,
+        }
         r = c.chat.completions.create(**kw, tool_choice="none")
         assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason == "stop"
         assert r.choices[0].message.content == "I'll check the weather in both cities."
@@ -231,7 +275,11 @@ def test_malformed_output_is_answered_with_diagnostics_and_counted() -> None:
     )
     with StandIn(lambda r: broken) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
         c = client(base)
-        kw: dict[str, Any] = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}], "tools": TOOLS}
+        kw: dict[str, Any] = {
+            "model": "kimi-k2-instruct",
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": TOOLS,
+        }
         r = c.chat.completions.create(**kw)
         m = r.choices[0].message
         assert m.content == "Checking."
@@ -252,7 +300,10 @@ def test_malformed_output_is_answered_with_diagnostics_and_counted() -> None:
 
 def test_stripped_markers_get_a_diagnostic_naming_the_cause() -> None:
     # --engine plain sends no skip_special_tokens: the stand-in, like vLLM, then strips the markers
-    with StandIn(lambda r: WEATHER) as up, gateway(up.base_url, models=("kimi-k2-instruct",), engine="plain") as base:
+    with (
+        StandIn(lambda r: WEATHER) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), engine="plain") as base,
+    ):
         r = client(base).chat.completions.create(
             model="kimi-k2-instruct", messages=[{"role": "user", "content": "x"}], tools=TOOLS
         )
@@ -277,8 +328,15 @@ def test_token_id_mode_keeps_marker_text_inside_arguments_as_data() -> None:
         "<|tool_call_end|>",
         "<|tool_calls_section_end|>",
     ]
-    with StandIn(lambda r: pieces, vocabulary=vocab) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
-        kw: dict[str, Any] = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}], "tools": TOOLS}
+    with (
+        StandIn(lambda r: pieces, vocabulary=vocab) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
+        kw: dict[str, Any] = {
+            "model": "kimi-k2-instruct",
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": TOOLS,
+        }
         c = client(base)
         r = c.chat.completions.create(**kw)
         assert up.requests[-1].body["return_token_ids"] is True
@@ -287,9 +345,14 @@ def test_token_id_mode_keeps_marker_text_inside_arguments_as_data() -> None:
         assert [t["arguments"] for t in msg["tool_calls"]] == [data]
         # a named choice in token-id mode: the prefill's markers count as marker ids
         named = {"type": "function", "function": {"name": "bash"}}
-        up.responder = lambda r: [Piece(data, tuple(vocab.encode(data, allowed_special=()))), "<|tool_call_end|>"]
+        up.responder = lambda r: [
+            Piece(data, tuple(vocab.encode(data, allowed_special=()))),
+            "<|tool_call_end|>",
+        ]
         r = c.chat.completions.create(**kw, tool_choice=named)
-        assert [(t.function.name, t.function.arguments) for t in r.choices[0].message.tool_calls] == [("bash", data)]
+        assert [(t.function.name, t.function.arguments) for t in r.choices[0].message.tool_calls] == [
+            ("bash", data)
+        ]
 
 
 def test_n_choices_and_sampling_fields_pass_through() -> None:
@@ -309,7 +372,13 @@ def test_n_choices_and_sampling_fields_pass_through() -> None:
         r = c.chat.completions.create(**kw)
         assert [ch.message.content for ch in r.choices] == ["first", "second"]
         sent = up.requests[-1].body
-        assert (sent["n"], sent["temperature"], sent["top_p"], sent["max_tokens"], sent["seed"]) == (2, 0.6, 0.9, 50, 7)
+        assert (sent["n"], sent["temperature"], sent["top_p"], sent["max_tokens"], sent["seed"]) == (
+            2,
+            0.6,
+            0.9,
+            50,
+            7,
+        )
         assert sent["stop"] == ["<|im_end|>", "END"]
         chunks = list(c.chat.completions.create(**kw, stream=True))
         texts = {0: "", 1: ""}
@@ -320,7 +389,10 @@ def test_n_choices_and_sampling_fields_pass_through() -> None:
 
 
 def test_length_finish_reason() -> None:
-    with StandIn(lambda r: "one two three four five six") as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+    with (
+        StandIn(lambda r: "one two three four five six") as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
         r = client(base).chat.completions.create(
             model="kimi-k2-instruct", messages=[{"role": "user", "content": "x"}], max_tokens=3
         )
@@ -343,7 +415,10 @@ def test_request_log_is_one_json_line_without_content(caplog: pytest.LogCaptureF
 
 def test_client_disconnect_cancels_the_upstream_request() -> None:
     long = " word" * 2000
-    with StandIn(lambda r: long, delay=0.005) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+    with (
+        StandIn(lambda r: long, delay=0.005) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
         body = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}], "stream": True}
         with httpx.stream("POST", f"{base}/chat/completions", json=body, timeout=10) as r:
             lines = r.iter_lines()
@@ -356,7 +431,10 @@ def test_client_disconnect_cancels_the_upstream_request() -> None:
 
 
 def test_upstream_dying_mid_stream_ends_the_stream_with_an_error() -> None:
-    with StandIn(lambda r: WEATHER, die_after=5) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+    with (
+        StandIn(lambda r: WEATHER, die_after=5) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
         c = client(base)
         kw: dict[str, Any] = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}]}
         got = []
@@ -369,3 +447,43 @@ def test_upstream_dying_mid_stream_ends_the_stream_with_an_error() -> None:
             c.chat.completions.create(**kw)
         assert err.value.status_code == 502
         assert err.value.body["code"] == "upstream_disconnected"
+
+
+def test_moonshots_example_client_code_runs_unchanged() -> None:
+    """The tool-call loop of Moonshot's K2 examples: the reply object itself goes back into messages."""
+
+    def get_weather(city: str, unit: str = "celsius") -> dict[str, Any]:
+        return {"city": city, "weather": "Sunny", "temperature": 21}
+
+    tool_map = {"get_weather": get_weather}
+    with StandIn(weather_agent) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+        client_ = openai.OpenAI(base_url=base, api_key="EMPTY")
+        messages: list[Any] = [
+            {"role": "system", "content": "You are Kimi, an AI assistant created by Moonshot AI."},
+            {"role": "user", "content": "What's the weather like in Beijing and Shanghai today?"},
+        ]
+        finish_reason = None
+        while finish_reason is None or finish_reason == "tool_calls":
+            completion = client_.chat.completions.create(
+                model="kimi-k2-instruct", messages=messages, temperature=0.6, tools=TOOLS, tool_choice="auto"
+            )
+            choice = completion.choices[0]
+            finish_reason = choice.finish_reason
+            if finish_reason == "tool_calls":
+                messages.append(choice.message)
+                for tool_call in choice.message.tool_calls:
+                    tool_call_name = tool_call.function.name
+                    tool_call_arguments = json.loads(tool_call.function.arguments)
+                    tool_result = tool_map[tool_call_name](**tool_call_arguments)
+                    messages.append(
+                        {
+                            "role": "tool",
+                            "tool_call_id": tool_call.id,
+                            "name": tool_call_name,
+                            "content": json.dumps(tool_result),
+                        }
+                    )
+        assert choice.message.content == ANSWER.removesuffix("<|im_end|>")
+        assert len(up.prompts) == 2
+        history = [m if isinstance(m, dict) else m.model_dump(exclude_unset=True) for m in messages]
+        assert up.prompts[1] == ktp.render(history, TOOLS, model="kimi-k2-instruct")

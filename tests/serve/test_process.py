@@ -15,13 +15,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
 import pytest
 
-openai = pytest.importorskip("openai", reason="the serve tests need the test extra (pip install -e '.[test]')")
+openai = pytest.importorskip(
+    "openai", reason="the serve tests need the test extra (pip install -e '.[test]')"
+)
 
 from ..conftest import ROOT  # noqa: E402
 
@@ -39,7 +40,14 @@ def free_port() -> int:
 def standin(responder: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kimi_toolparse.serve.standin", "--responder", f"tests.serve.responders:{responder}", *extra],
+        [
+            sys.executable,
+            "-m",
+            "kimi_toolparse.serve.standin",
+            "--responder",
+            f"tests.serve.responders:{responder}",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -57,7 +65,7 @@ def standin(responder: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str]
 def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``kimi-toolparse serve`` as a process; its log (stderr) goes to a file, read back as ``proc.log``."""
     port = free_port()
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(
         [KIMI, "serve", "--port", str(port), *args],
         stderr=log,
@@ -93,9 +101,13 @@ def rss_mb(pid: int) -> float:
 
 
 def test_the_command_serves_with_a_key_from_the_environment() -> None:
-    with standin("numbered") as (_, up), serve(
-        "--upstream", up, "--model", "kimi-k2-instruct", env={"KIMI_TOOLPARSE_API_KEY": "k3y"}
-    ) as (proc, base):
+    with (
+        standin("numbered") as (_, up),
+        serve("--upstream", up, "--model", "kimi-k2-instruct", env={"KIMI_TOOLPARSE_API_KEY": "k3y"}) as (
+            proc,
+            base,
+        ),
+    ):
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()
         c = openai.OpenAI(base_url=f"{base}/v1", api_key="k3y", max_retries=0)
@@ -111,16 +123,23 @@ def test_the_command_serves_with_a_key_from_the_environment() -> None:
 
 
 def test_bad_flags_print_one_line_and_exit_2() -> None:
-    r = subprocess.run([KIMI, "serve", "--upstream", "ftp://x", "--port", "0"], capture_output=True, text=True)
+    r = subprocess.run(
+        [KIMI, "serve", "--upstream", "ftp://x", "--port", "0"], capture_output=True, text=True
+    )
     assert r.returncode == 2 and r.stderr.startswith("kimi-toolparse: ") and len(r.stderr.splitlines()) == 1
-    r = subprocess.run([KIMI, "serve", "--upstream", "http://127.0.0.1:1/v1", "--model", "gpt-4"], capture_output=True, text=True)
+    r = subprocess.run(
+        [KIMI, "serve", "--upstream", "http://127.0.0.1:1/v1", "--model", "gpt-4"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unknown model 'gpt-4'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_engine_killed_mid_stream_ends_the_stream() -> None:
-    with standin("long_answer", "--delay", "0.002") as (engine, up), serve(
-        "--upstream", up, "--model", "kimi-k2-instruct"
-    ) as (_, base):
+    with (
+        standin("long_answer", "--delay", "0.002") as (engine, up),
+        serve("--upstream", up, "--model", "kimi-k2-instruct") as (_, base),
+    ):
         body = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}], "stream": True}
         started = time.monotonic()
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=10) as r:
@@ -164,7 +183,10 @@ async def _round(base: str, start: int, count: int) -> list[tuple[int, str, str]
 
 
 def test_500_concurrent_streams_no_cross_talk_bounded_memory() -> None:
-    with standin("numbered") as (_, up), serve("--upstream", up, "--model", "kimi-k2-instruct") as (proc, base):
+    with (
+        standin("numbered") as (_, up),
+        serve("--upstream", up, "--model", "kimi-k2-instruct") as (proc, base),
+    ):
         results = asyncio.run(_round(base, 0, 500))
         after_first = rss_mb(proc.pid)
         results += asyncio.run(_round(base, 500, 500))
@@ -179,3 +201,16 @@ def test_500_concurrent_streams_no_cross_talk_bounded_memory() -> None:
         metrics = httpx.get(f"{base}/metrics").text
         assert 'kimi_gateway_requests_total{endpoint="chat",status="200"} 1000.0' in metrics
         assert "kimi_gateway_active_streams 0.0" in metrics
+
+
+def test_two_workers_serve_the_same_port() -> None:
+    with (
+        standin("numbered") as (_, up),
+        serve("--upstream", up, "--model", "kimi-k2-instruct", "--workers", "2") as (_, base),
+    ):
+        c = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+        for n in range(4):
+            r = c.chat.completions.create(
+                model="kimi-k2-instruct", messages=[{"role": "user", "content": f"request {n}"}], tools=TOOLS
+            )
+            assert r.choices[0].message.content == f"Looking up city {n} now."
