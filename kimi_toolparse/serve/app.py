@@ -238,6 +238,8 @@ class _Record:
     diagnostics: list[str] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)
     error: str | None = None
+    #: The SSE body began (its generator's ``finally`` logs the request).
+    streaming: bool = False
     prompt: str | None = None
     outputs: list[dict[str, Any]] | None = None
 
@@ -412,11 +414,7 @@ def create_app(config: ServeConfig) -> Starlette:
         up = _Upstream(response)
         choices = [ChoiceStream(i, plan) for i in range(req.n)]
         if req.stream:
-            return StreamingResponse(
-                _stream(gw, rec, plan, up, choices, started),
-                media_type="text/event-stream",
-                headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
-            )
+            return _SSEResponse(gw, rec, up, _stream(gw, rec, plan, up, choices, started))
         try:
             await _consume(up, choices, rec, started)
         except asyncio.TimeoutError:
@@ -468,6 +466,28 @@ def create_app(config: ServeConfig) -> Starlette:
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )
+
+
+class _SSEResponse(StreamingResponse):
+    """The SSE answer; if the client left before its body began, still close the upstream and log."""
+
+    def __init__(self, gw: _Gateway, rec: _Record, up: _Upstream, body: AsyncIterator[bytes]) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
+        )
+        self._gw, self._rec, self._up = gw, rec, up
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._rec.streaming:
+                self._up.response.close()
+                self._rec.status, self._rec.error = 499, "client_disconnected"
+                self._gw.metrics.requests.labels("chat", "499").inc()
+                _log.info(self._rec.line())
 
 
 def _apply(
@@ -572,6 +592,7 @@ async def _stream(
     tail = '"finish_reason":null}]' + (',"usage":null' if include_usage else "") + "}\n\n"
     prefixes = [f'{head}{ch.index},"delta":' for ch in choices]
     post = ',"logprobs":null,' + tail
+    rec.streaming = True
     gw.metrics.active.inc()
     finished = False
     try:
