@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from kimi_toolparse import render
 
-from .chat import ApiError, ChoiceStream, Plan, dumps, error_body, parse_request, plan_request
+from .chat import ApiError, ChoiceStream, Plan, SSEDecoder, dumps, error_body, parse_request, plan_request
 from .config import CONFIG_ENV, ServeConfig
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
@@ -280,31 +280,17 @@ class _Upstream:
 
     async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Lists of parsed events, one list per network read (so a burst is handled at once)."""
-        buf = b""
-        async for raw in self.response.content.iter_any():
-            buf += raw
-            if b"\n\n" not in buf and b"\r\n\r\n" not in buf:
-                continue
-            if b"\r" in buf:
-                buf = buf.replace(b"\r\n", b"\n")
-            *blocks, buf = buf.split(b"\n\n")
-            out: list[dict[str, Any]] = []
-            for block in blocks:
-                for line in block.split(b"\n"):
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        if out:
-                            yield out
-                        return
-                    try:
-                        out.append(orjson.loads(payload))
-                    except ValueError:
-                        raise _BrokenStream("the upstream sent an event that is not JSON") from None
-            if out:
-                yield out
-        if buf.strip():
+        sse = SSEDecoder()
+        try:
+            async for raw in self.response.content.iter_any():
+                out = sse.feed(raw)
+                if out:
+                    yield out
+                if sse.done:
+                    return
+        except ValueError as e:
+            raise _BrokenStream(str(e)) from None
+        if sse.pending:
             raise _BrokenStream("the upstream stream ended in the middle of an event")
 
 
@@ -498,23 +484,30 @@ def _apply(
     n = len(choices)
     for event in batch:
         usage = event.get("usage")
-        if usage:
+        if usage and isinstance(usage, dict):
             up.usage = usage
         pieces = event.get("choices")
-        if not pieces:
+        if not pieces or not isinstance(pieces, list):
             err = _event_error(event)
             if err is not None:
                 raise _BrokenStream(f"the upstream reported: {err}")
             continue
         for piece in pieces:
-            index = piece.get("index", 0)
+            index = piece.get("index", 0) if isinstance(piece, dict) else None
             if type(index) is not int or not 0 <= index < n:
                 continue
             ch = choices[index]
             finish = piece.get("finish_reason")
             if finish:
-                ch.upstream_finish = finish
-            deltas = ch.feed(piece.get("text") or "", piece.get("token_ids"))
+                ch.upstream_finish = str(finish)
+            text = piece.get("text") or ""
+            ids = piece.get("token_ids")
+            try:
+                deltas = ch.feed(text, ids if isinstance(ids, list) else None)
+            except (TypeError, ValueError):
+                raise _BrokenStream(
+                    "the upstream sent a piece whose text or token_ids are malformed"
+                ) from None
             if deltas:
                 out.append((index, deltas))
     return out
@@ -532,11 +525,11 @@ async def _consume(up: _Upstream, choices: list[ChoiceStream], rec: _Record, sta
 
 
 def _usage(up: _Upstream, choices: list[ChoiceStream]) -> dict[str, int]:
+    p = c = 0
     if up.usage:
-        p = int(up.usage.get("prompt_tokens") or 0)
-        c = int(up.usage.get("completion_tokens") or 0)
-    else:
-        p, c = 0, 0
+        with contextlib.suppress(TypeError, ValueError):
+            p = int(up.usage.get("prompt_tokens") or 0)
+            c = int(up.usage.get("completion_tokens") or 0)
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ChatRequest",
     "ChoiceStream",
     "Plan",
+    "SSEDecoder",
     "error_body",
     "plan_request",
 ]
@@ -346,6 +347,59 @@ class ChoiceStream:
             elif not self.plan.parallel:
                 msg["tool_calls"] = calls[:1]
         return msg
+
+
+class SSEDecoder:
+    """The ``data:`` events of a server-sent-event byte stream, however the bytes are cut.
+
+    :meth:`feed` returns the JSON events completed by a piece; ``done`` turns true at ``data: [DONE]``.
+    An event that is not JSON raises ``ValueError``.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.done = False
+
+    @property
+    def pending(self) -> bool:
+        """Bytes of an unfinished event are waiting."""
+        return bool(self._buf.strip())
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        if self.done:
+            return []
+        buf = self._buf + data
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+            if buf.endswith(b"\r"):  # maybe the first half of a CRLF: wait for the next piece
+                self._buf = buf
+                return []
+        if b"\n\n" not in buf:
+            self._buf = buf
+            return []
+        *blocks, self._buf = buf.split(b"\n\n")
+        out: list[dict[str, Any]] = []
+        for block in blocks:
+            for line in block.split(b"\n"):
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    self.done = True
+                    self._buf = b""
+                    return out
+                try:
+                    event = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    raise ValueError(
+                        f"the upstream sent an event that is not JSON: {payload[:80]!r}"
+                    ) from None
+                if not isinstance(event, dict):
+                    raise ValueError(
+                        f"the upstream sent an event that is not a JSON object: {payload[:80]!r}"
+                    )
+                out.append(event)
+        return out
 
 
 def dumps(obj: Any) -> str:
