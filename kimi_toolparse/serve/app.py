@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -402,7 +402,7 @@ def create_app(config: ServeConfig) -> Starlette:
         if req.stream:
             return _SSEResponse(gw, rec, up, _stream(gw, rec, plan, up, choices, started))
         try:
-            await _consume(up, choices, rec, started)
+            await _until_disconnected(request, _consume(up, choices, rec, started))
         except asyncio.TimeoutError:
             raise _timeout() from None
         except (aiohttp.ClientError, OSError, _BrokenStream) as e:
@@ -474,6 +474,26 @@ class _SSEResponse(StreamingResponse):
                 self._rec.status, self._rec.error = 499, "client_disconnected"
                 self._gw.metrics.requests.labels("chat", "499").inc()
                 _log.info(self._rec.line())
+
+
+async def _until_disconnected(request: Request, work: Awaitable[None]) -> None:
+    """Run ``work``, cancelling it (and raising ClientDisconnect) if the client goes away first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(request.receive())
+    try:
+        await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        gone.cancel()
+        raise
+    if task.done():
+        gone.cancel()
+        task.result()
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise ClientDisconnect()
 
 
 def _apply(

@@ -487,3 +487,16 @@ def test_moonshots_example_client_code_runs_unchanged() -> None:
         assert len(up.prompts) == 2
         history = [m if isinstance(m, dict) else m.model_dump(exclude_unset=True) for m in messages]
         assert up.prompts[1] == ktp.render(history, TOOLS, model="kimi-k2-instruct")
+
+
+def test_client_leaving_a_non_streaming_request_cancels_the_upstream() -> None:
+    with StandIn(lambda r: " word" * 2000, delay=0.005) as up, gateway(
+        up.base_url, models=("kimi-k2-instruct",)
+    ) as base:
+        body = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}]}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{base}/chat/completions", json=body, timeout=0.5)
+        deadline = time.monotonic() + 5
+        while up.disconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert up.disconnects == 1 and up.active_streams == 0
