@@ -268,11 +268,8 @@ def test_tool_choice_none_and_parallel_false_drop_calls_and_say_so() -> None:
 
 
 def test_malformed_output_is_answered_with_diagnostics_and_counted() -> None:
-    broken = (
-        "Checking.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
-        '<|tool_call_argument_begin|>{"city": "Oslo"<|tool_call_begin|>functions.bash:1'
-        '<|tool_call_argument_begin|>{"command": "ls"}'
-    )
+    # a call cut off by the next call's header, and a section that never ends
+    broken = (FIXTURES / "outputs" / "broken_calls.txt").read_text()
     with StandIn(lambda r: broken) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
         c = client(base)
         kw: dict[str, Any] = {
