@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 from typing import Any
 
 from .config import API_KEY_ENV, CONFIG_ENV, ENGINES, ServeConfig
@@ -93,6 +94,19 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     ).with_env(environ)
 
 
+def _check_address(host: str, port: int) -> None:
+    """Fail with one line, before the server starts, when the address cannot be listened on."""
+    from ..cli import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from ..cli import UsageError
@@ -122,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         "backlog": 4096,
         "timeout_keep_alive": 30,
     }
+    _check_address(config.host, config.port)
     try:
         if config.workers == 1:
             uvicorn.run(app, **common)

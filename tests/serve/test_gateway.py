@@ -487,9 +487,10 @@ def test_moonshots_example_client_code_runs_unchanged() -> None:
 
 
 def test_client_leaving_a_non_streaming_request_cancels_the_upstream() -> None:
-    with StandIn(lambda r: " word" * 2000, delay=0.005) as up, gateway(
-        up.base_url, models=("kimi-k2-instruct",)
-    ) as base:
+    with (
+        StandIn(lambda r: " word" * 2000, delay=0.005) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",)) as base,
+    ):
         body = {"model": "kimi-k2-instruct", "messages": [{"role": "user", "content": "x"}]}
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{base}/chat/completions", json=body, timeout=0.5)

@@ -133,6 +133,28 @@ def test_bad_flags_print_one_line_and_exit_2() -> None:
         text=True,
     )
     assert r.returncode == 2 and "unknown model 'gpt-4'" in r.stderr and "Traceback" not in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        r = subprocess.run(
+            [
+                KIMI,
+                "serve",
+                "--upstream",
+                "http://127.0.0.1:1/v1",
+                "--model",
+                "kimi-k2-instruct",
+                "--port",
+                port,
+            ],
+            capture_output=True,
+            text=True,
+        )
+    assert (
+        r.returncode == 2
+        and r.stderr == f"kimi-toolparse: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 def test_engine_killed_mid_stream_ends_the_stream() -> None:
