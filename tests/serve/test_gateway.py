@@ -498,3 +498,23 @@ def test_client_leaving_a_non_streaming_request_cancels_the_upstream() -> None:
         while up.disconnects == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert up.disconnects == 1 and up.active_streams == 0
+
+
+def test_log_content_adds_the_prompt_and_outputs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="kimi_toolparse.serve")
+    with (
+        StandIn(lambda r: WEATHER) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), log_content=True) as base,
+    ):
+        messages = [{"role": "user", "content": "secret words"}]
+        client(base).chat.completions.create(model="kimi-k2-instruct", messages=messages, tools=TOOLS)
+    (line,) = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "kimi_toolparse.serve" and "/chat/" in r.getMessage()
+    ]
+    assert line["prompt"] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
+    assert (
+        line["outputs"][0]["tool_calls"][0]["function"]["arguments"]
+        == '{"city": "Beijing", "unit": "celsius"}'
+    )
