@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .verification import add_parser as add_verification
 
     add_verification(sub)
+    from .serve.cli import add_parser as add_serve
+
+    add_serve(sub)
     return ap
 
 
