@@ -29,6 +29,7 @@ from .alignment import align_specials
 from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .header import HeaderScanner
 from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
 from .names import name_from_drifted_id, name_from_id
 from .states import AT_END_OF_OUTPUT, State, Step, steps_for
@@ -60,16 +61,12 @@ _HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
-#: Where a header's id ends when ARG_BEGIN is missing (rule 6).
-_ID_STOP = re.compile(r"[\s{\[]")
 _ALNUM = re.compile(r"[^\W_]")
 
 _TEXT_MODE, _TOKEN_MODE = 1, 2
 #: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
 _COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
-# Header phases: leading whitespace, the id, whitespace after the id.
-_LEAD, _ID, _GAP = 0, 1, 2
 
 _CLOSED_BY_STEP = {
     Step.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
@@ -93,7 +90,6 @@ class _Call:
         "offset",
         "openai_index",
         "pending",
-        "phase",
         "started",
         "streamed",
     )
@@ -101,11 +97,10 @@ class _Call:
     def __init__(self, index: int, offset: int) -> None:
         self.index = index
         self.offset = offset
-        self.header: list[str] = []
+        self.header = HeaderScanner()
         #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
         #: those arguments if ARG_BEGIN never comes, removed and reported if it does (rule 7).
         self.header_marks: list[tuple[Kind, str, int]] = []
-        self.phase = _LEAD
         self.id = ""
         self.name: str | None = None
         #: The name waits for rule 11(b), which needs the closed arguments.
@@ -500,30 +495,10 @@ class StreamParser:
     def _text_header(self, text: str, pos: int, end: int, base: int) -> int:
         call = self._call
         assert call is not None
-        i = pos
-        if call.phase == _LEAD:
-            m = _NONSPACE.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
-            call.phase = _ID
-        if call.phase == _ID:
-            m = _ID_STOP.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
-            if text[i] != "{" and text[i] != "[":
-                call.phase = _GAP
-        if call.phase == _GAP:
-            m = _NONSPACE.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
+        i = call.header.feed(text, pos, end)
+        if i < 0:
+            return end
         # Something follows the id: arguments, unless an ARG_BEGIN still comes (rule 6).
-        call.header.append(text[pos:i])
         self._state = State.HEADER_ARGS
         return i
 
@@ -683,7 +658,7 @@ class StreamParser:
     def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
         assert call is not None
-        call.id = "".join(call.header).strip()
+        call.id = call.header.text()
         self._state = State.ARGS
         self._name_call(call, offset)
         if call.name is not None:
@@ -768,7 +743,7 @@ class StreamParser:
         if state is State.ARGS:
             arguments, trailing = call.args.finish()
         else:
-            header = "".join(call.header).strip()
+            header = call.header.text()
             if state is State.HEADER:
                 if closed_by is not ClosedBy.CALL_END or not header:
                     self._report(
@@ -780,8 +755,7 @@ class StreamParser:
                     return
                 call.id, arguments, trailing = header, "{}", ""
             else:  # HEADER_ARGS: the id is the header's leading part, the rest its arguments
-                m = _ID_STOP.search(header)
-                call.id = header[: m.start()] if m else header
+                call.id = HeaderScanner.split(header)[0]
                 arguments, trailing = call.args.finish()
             status |= CallStatus.ARG_BEGIN_MISSING
             self._report(
