@@ -26,14 +26,13 @@ from ..tokens import (
 )
 from . import openai_view
 from .alignment import align_specials
-from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
+from .arguments import ArgumentScanner
+from .closing import OpenCall, close_call
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .header import HeaderScanner
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
-from .names import name_from_drifted_id, name_from_id
+from .message import ClosedBy, ParsedMessage, ToolCall, stop_reason_from
 from .states import AT_END_OF_OUTPUT, State, Step, steps_for
-from .tools import CallProblem, Tools, as_tools
+from .tools import Tools, as_tools
 
 __all__ = ["StreamParser", "parse"]
 
@@ -61,7 +60,6 @@ _HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
-_ALNUM = re.compile(r"[^\W_]")
 
 _TEXT_MODE, _TOKEN_MODE = 1, 2
 #: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
@@ -75,40 +73,6 @@ _CLOSED_BY_STEP = {
     Step.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
     Step.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
 }
-
-
-class _Call:
-    """The call being read."""
-
-    __slots__ = (
-        "args",
-        "header",
-        "header_marks",
-        "id",
-        "index",
-        "name",
-        "offset",
-        "openai_index",
-        "pending",
-        "started",
-        "streamed",
-    )
-
-    def __init__(self, index: int, offset: int) -> None:
-        self.index = index
-        self.offset = offset
-        self.header = HeaderScanner()
-        #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
-        #: those arguments if ARG_BEGIN never comes, removed and reported if it does (rule 7).
-        self.header_marks: list[tuple[Kind, str, int]] = []
-        self.id = ""
-        self.name: str | None = None
-        #: The name waits for rule 11(b), which needs the closed arguments.
-        self.pending = False
-        self.started = False
-        self.streamed = False
-        self.openai_index = -1
-        self.args = ArgumentScanner()
 
 
 def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
@@ -193,7 +157,7 @@ class StreamParser:
         self._held: list[str] = []
         self._after_end: list[str] = []
         self._after_end_offset = 0
-        self._call: _Call | None = None
+        self._call: OpenCall | None = None
         self._openai_count = 0
         #: A possible partial marker at the end of what was fed.
         self._hold = ""
@@ -559,7 +523,9 @@ class StreamParser:
     def _report(
         self, code: Code, message: str, offset: int, text: str = "", call_index: int | None = None
     ) -> None:
-        d = Diagnostic(code, message, offset, text, call_index)
+        self._add_diagnostic(Diagnostic(code, message, offset, text, call_index))
+
+    def _add_diagnostic(self, d: Diagnostic) -> None:
         self._diagnostics.append(d)
         self._events.append(d)
 
@@ -641,7 +607,7 @@ class StreamParser:
         self._state = State.SECTION
 
     def _begin_call(self, kind: Kind | None, literal: str, offset: int) -> None:
-        self._call = _Call(len(self._calls), offset)
+        self._call = OpenCall(len(self._calls), offset)
         self._state = State.HEADER
 
     def _header_is_id(self, kind: Kind | None, literal: str, offset: int) -> None:
@@ -660,27 +626,13 @@ class StreamParser:
         assert call is not None
         call.id = call.header.text()
         self._state = State.ARGS
-        self._name_call(call, offset)
+        drifted = call.take_name(self._tools, offset)
+        if drifted is not None:
+            self._add_diagnostic(drifted)
         if call.name is not None:
             self._start_call(call)
 
-    def _name_call(self, call: _Call, offset: int) -> None:
-        """Rule 10, then 11(a); when both fail and tools were given, 11(b) waits for the arguments."""
-        call.name = name_from_id(call.id)
-        if call.name is None and self._tools is not None:
-            call.name = name_from_drifted_id(call.id, self._tools.names)
-            if call.name is not None:
-                self._report(
-                    Code.DRIFTED_ID,
-                    f"drifted id {call.id!r} names the declared tool {call.name!r}",
-                    offset,
-                    call.id,
-                    call.index,
-                )
-            else:
-                call.pending = True
-
-    def _start_call(self, call: _Call) -> None:
+    def _start_call(self, call: OpenCall) -> None:
         assert call.name is not None
         call.started = True
         call.openai_index = self._openai_count
@@ -734,117 +686,27 @@ class StreamParser:
     # --- Closing a call (rules 5, 6, 11, 12) ---------------------------------------------------------------
 
     def _close_call(self, closed_by: ClosedBy, offset: int) -> None:
+        """Closing is decided in ``closing.py``; here its effects are replayed in order, then the events."""
         call = self._call
         assert call is not None
         self._call = None
         state = self._state
         self._state = State.SECTION
-        status = closer_flag(closed_by)
-        if state is State.ARGS:
-            arguments, trailing = call.args.finish()
-        else:
-            header = call.header.text()
-            if state is State.HEADER:
-                if closed_by is not ClosedBy.CALL_END or not header:
-                    self._report(
-                        Code.HEADER_DISCARDED,
-                        f"call header without arguments cut off at {closed_by.value}; no call",
-                        call.offset,
-                        header,
-                    )
-                    return
-                call.id, arguments, trailing = header, "{}", ""
-            else:  # HEADER_ARGS: the id is the header's leading part, the rest its arguments
-                call.id = HeaderScanner.split(header)[0]
-                arguments, trailing = call.args.finish()
-            status |= CallStatus.ARG_BEGIN_MISSING
-            self._report(
-                Code.ARG_BEGIN_MISSING,
-                "the call header never reached <|tool_call_argument_begin|>",
-                call.offset,
-                header,
-                call.index,
-            )
-            self._name_call(call, call.offset)
-
-        if trailing and not trailing.isspace():
-            if closed_by is ClosedBy.CALL_END or not _ALNUM.search(trailing):
-                self._report(
-                    Code.TRAILING_TEXT,
-                    "text after the arguments' JSON value removed",
-                    call.args.trailing_offset,
-                    trailing,
-                    call.index,
-                )
+        result, effects = close_call(call, state, closed_by, offset, self._tools, in_think=self._in_think)
+        for effect in effects:
+            if isinstance(effect, Diagnostic):
+                self._add_diagnostic(effect)
             else:
-                self._report(
-                    Code.PROSE_AFTER_ARGUMENTS,
-                    "prose after the arguments' JSON value kept as content"
-                    if not self._in_think
-                    else "prose after the arguments' JSON value, in a section that interrupted reasoning, "
-                    "kept as reasoning or content (rule 8)",
-                    call.args.trailing_offset,
-                    trailing,
-                    call.index,
-                )
-                self._prose_after_arguments(trailing, closed_by)
-
-        valid, value = decode_json(arguments)
-        if call.args.quoted and valid:
-            inner = unwrap_double_encoded(value)
-            if inner is not None:
-                arguments = inner.strip()
-                valid, value = decode_json(inner)
-                status |= CallStatus.UNWRAPPED
-                self._report(
-                    Code.UNWRAPPED_ARGUMENTS,
-                    "arguments were a JSON string holding an object; unwrapped one level",
-                    call.offset,
-                    call.id,
-                    call.index,
-                )
-        if not valid:
-            status |= CallStatus.INVALID_JSON
-            self._report(
-                Code.INVALID_JSON, "arguments are not valid JSON", call.offset, arguments, call.index
-            )
-
-        if call.pending:
-            self._resolve_by_schema(call, value if valid else None)
-        if call.name is None:
-            status |= CallStatus.UNRESOLVED_NAME
-            self._report(
-                Code.UNRESOLVED_NAME,
-                f"no function name in id {call.id!r}; the call is left out of the OpenAI view",
-                call.offset,
-                call.id,
-                call.index,
-            )
-        if closed_by is not ClosedBy.CALL_END:
-            self._report(
-                Code.CALL_NOT_CLOSED,
-                f"call closed by {closed_by.value}, not <|tool_call_end|>",
-                offset,
-                "",
-                call.index,
-            )
-
-        problems = None if self._tools is None else self._validate_call(call, valid, value)
-        result = ToolCall.model_construct(
-            index=call.index,
-            id=call.id,
-            name=call.name,
-            arguments=arguments,
-            status=status,
-            problems=problems,
-        )
+                self._prose_after_arguments(effect, closed_by)
+        if result is None:
+            return
         self._calls.append(result)
         if call.name is not None:
             if not call.started:
                 self._start_call(call)
             if not call.streamed:
-                self._events.append(ArgumentsDelta(call.index, call.openai_index, arguments))
-            self._events.append(ToolCallEnd(call.index, call.openai_index, status, result))
+                self._events.append(ArgumentsDelta(call.index, call.openai_index, result.arguments))
+            self._events.append(ToolCallEnd(call.index, call.openai_index, result.status, result))
 
     def _prose_after_arguments(self, text: str, closed_by: ClosedBy) -> None:
         """Rule 12's prose is content, unless reasoning was interrupted: then rule 8 decides, and what
@@ -858,55 +720,6 @@ class StreamParser:
         elif closed_by is ClosedBy.END_OF_TURN or closed_by is ClosedBy.END_OF_OUTPUT:
             self._held_is_content(None, "", 0)
         # SECTION_END: the state becomes HELD and the next marker or the end decides.
-
-    def _resolve_by_schema(self, call: _Call, value: Any) -> None:
-        """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess."""
-        tools = self._tools
-        assert tools is not None
-        if not isinstance(value, dict):
-            return
-        if not tools.schema_check_available:
-            self._report(
-                Code.SCHEMA_CHECK_UNAVAILABLE,
-                "resolving a drifted id by schema needs jsonschema-rs, which does not import",
-                call.offset,
-                call.id,
-                call.index,
-            )
-            return
-        accepted, unchecked = tools.candidates(value)
-        for name in unchecked:
-            self._report(
-                Code.SCHEMA_UNCHECKED,
-                f"the schema of tool {name!r} cannot be checked; it counts as a candidate for {call.id!r}",
-                call.offset,
-                name,
-                call.index,
-            )
-        names = set(accepted) | set(unchecked)
-        if len(names) == 1:
-            call.name = names.pop()
-            how = "accepts" if accepted else "could accept (its schema could not be checked)"
-            self._report(
-                Code.DRIFTED_ID,
-                f"drifted id {call.id!r}: only {call.name!r} {how} these arguments",
-                call.offset,
-                call.id,
-                call.index,
-            )
-
-    def _validate_call(self, call: _Call, valid: bool, value: Any) -> tuple[CallProblem, ...]:
-        """Per-call validation against the tools; problems not already diagnosed become diagnostics."""
-        assert self._tools is not None
-        problems = self._tools.check_call(call.name, valid, value)
-        for p in problems:
-            if p.code not in _ALREADY_REPORTED:
-                where = f" at {p.path} ({p.keyword})" if p.keyword else ""
-                self._report(p.code, f"call {call.id!r}{where}: {p.message}", call.offset, p.path, call.index)
-        return problems
-
-
-_ALREADY_REPORTED = frozenset({Code.INVALID_JSON, Code.UNRESOLVED_NAME})
 
 
 _STEPS: dict[Step, Callable[[StreamParser, Kind | None, str, int], None]] = {
