@@ -46,17 +46,9 @@ class CallStatus(enum.Flag):
         return [m.name.lower() for m in CallStatus if m in self and m.name]
 
 
-_CLOSER_FLAGS = {
-    ClosedBy.CALL_END: CallStatus.CALL_END,
-    ClosedBy.NEXT_CALL: CallStatus.NEXT_CALL,
-    ClosedBy.SECTION_END: CallStatus.SECTION_END,
-    ClosedBy.END_OF_TURN: CallStatus.END_OF_TURN,
-    ClosedBy.END_OF_OUTPUT: CallStatus.END_OF_OUTPUT,
-}
-
-
 def closer_flag(closed_by: ClosedBy) -> CallStatus:
-    return _CLOSER_FLAGS[closed_by]
+    """The status flag of a closer: each ``ClosedBy`` member has a ``CallStatus`` flag of its name."""
+    return CallStatus[closed_by.name]
 
 
 def _status_from(value: Any) -> Any:
@@ -111,8 +103,8 @@ class ToolCall(BaseModel):
 
     @property
     def closed_by(self) -> ClosedBy:
-        for closed_by, flag in _CLOSER_FLAGS.items():
-            if flag in self.status:
+        for closed_by in ClosedBy:
+            if CallStatus[closed_by.name] in self.status:
                 return closed_by
         raise AssertionError("every call has a closer")  # pragma: no cover
 

@@ -31,7 +31,7 @@ from .closing import OpenCall, close_call
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
 from .message import ClosedBy, ParsedMessage, ToolCall, stop_reason_from
-from .states import AT_END_OF_OUTPUT, State, Step, steps_for
+from .states import AT_END_OF_OUTPUT, CLOSED_BY_STEP, State, Step, steps_for
 from .tools import Tools, as_tools
 
 __all__ = ["StreamParser", "parse"]
@@ -65,14 +65,6 @@ _TEXT_MODE, _TOKEN_MODE = 1, 2
 #: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
 _COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
-
-_CLOSED_BY_STEP = {
-    Step.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
-    Step.CLOSE_AT_NEXT_CALL: ClosedBy.NEXT_CALL,
-    Step.CLOSE_AT_SECTION_END: ClosedBy.SECTION_END,
-    Step.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
-    Step.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
-}
 
 
 def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
@@ -565,7 +557,7 @@ class StreamParser:
             )
 
     def _run(self, step: Step, kind: Kind | None, literal: str, offset: int) -> None:
-        closed_by = _CLOSED_BY_STEP.get(step)
+        closed_by = CLOSED_BY_STEP.get(step)
         if closed_by is not None:
             self._close_call(closed_by, offset)
             return

@@ -10,8 +10,9 @@ import enum
 from typing import Final
 
 from ..tokens import Kind
+from .message import ClosedBy
 
-__all__ = ["AT_END_OF_OUTPUT", "ORPHAN", "TRANSITIONS", "State", "Step", "steps_for"]
+__all__ = ["AT_END_OF_OUTPUT", "CLOSED_BY_STEP", "ORPHAN", "TRANSITIONS", "State", "Step", "steps_for"]
 
 
 class State(enum.Enum):
@@ -127,6 +128,16 @@ AT_END_OF_OUTPUT: Final[dict[State, tuple[Step, ...]]] = {
 }
 
 ORPHAN: Final = (S.ORPHAN,)
+
+#: The steps that close a call, and the closer each records (docs/format.md#rule-5). The one home of the
+#: closers: ``CallStatus`` has a flag of the same name for each (``message.closer_flag``).
+CLOSED_BY_STEP: Final[dict[Step, ClosedBy]] = {
+    S.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
+    S.CLOSE_AT_NEXT_CALL: ClosedBy.NEXT_CALL,
+    S.CLOSE_AT_SECTION_END: ClosedBy.SECTION_END,
+    S.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
+    S.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
+}
 
 
 def steps_for(state: State, kind: Kind) -> tuple[Step, ...]:
