@@ -104,7 +104,7 @@ def normalize_tool_call_ids(messages: Iterable[dict[str, Any]], *, strict: bool 
                         raise ValueError(f"messages[{i}].tool_calls[{k}].function.name is missing")
                     new_calls.append(call)
                     continue
-                new_id = f"functions.{name}:{index}"
+                new_id = format_call_id(name, index)
                 index += 1
                 old_id = call.get("id")
                 mapping[new_id] = old_id

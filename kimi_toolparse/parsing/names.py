@@ -5,29 +5,30 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from ..call_ids import CALL_ID_PREFIX, split_call_id
+
 __all__ = ["name_from_drifted_id", "name_from_id"]
 
-#: ``[functions.]NAME:DIGITS``: the greedy group makes the split fall on the LAST ``:`` before digits.
-_CANONICAL = re.compile(r"(.*):[0-9]+", re.DOTALL)
 #: Rule 10's classes are Python's own: ``re``'s ``\w`` is ``str.isalnum()`` or ``_``, and its ``\s`` is
 #: ``str.isspace()`` (the ``regex`` module's Unicode classes differ: marks are word characters there).
 _WORD = re.compile(r"\w")
 _SPACE = re.compile(r"\s")
-_PREFIX = "functions."
 #: Rule 11(a): a leading ``functions`` with an optional ``.`` or ``_``.
-_DRIFTED_PREFIX = re.compile(r"functions[._]?")
+_DRIFTED_PREFIX = re.compile(re.escape(CALL_ID_PREFIX.rstrip(".")) + r"[._]?")
 #: Rule 11(a): a trailing run of digits, with the ``:`` or ``_`` before it.
 _DRIFTED_COUNTER = re.compile(r"[:_]?[0-9]+\Z")
 
 
 def name_from_id(call_id: str) -> str | None:
-    """Rule 10: the name in a canonical id, or None when the id is drifted."""
-    m = _CANONICAL.fullmatch(call_id.strip())
-    if m is None:
+    """Rule 10: the name in a canonical id, or None when the id is drifted.
+
+    The form is ``call_ids.split_call_id``'s with the prefix optional; the name must hold a word
+    character and no whitespace.
+    """
+    split = split_call_id(call_id.strip(), require_prefix=False)
+    if split is None:
         return None
-    name = m.group(1)
-    if name.startswith(_PREFIX):
-        name = name[len(_PREFIX) :]
+    name = split[0]
     if _SPACE.search(name) or not _WORD.search(name):
         return None
     return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..call_ids import CALL_ID_PREFIX
 from ..tokens import ARG_BEGIN as _ARG_BEGIN
 from ..tokens import CALL_BEGIN as _CALL_BEGIN
 from ..tokens import CALL_END as _CALL_END
@@ -135,7 +136,8 @@ def _calls(calls: Any, fmt: LegacyFormat) -> str:
                 raise _Bad(
                     f"tool_calls[{k}].function.name must be a string: this revision builds the id from it"
                 )
-            call_id = f"functions.{name}:{k}"
+            # the form of call_ids.format_call_id, but an empty name is written too, as the template does
+            call_id = f"{CALL_ID_PREFIX}{name}:{k}"
         else:
             call_id = _show(_item(call, "id"))
         out += (_CALL_BEGIN, call_id, _ARG_BEGIN, _arguments(_item(function, "arguments"), fmt, k), _CALL_END)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .. import tokens
-from ..call_ids import normalize_tool_call_ids
+from ..call_ids import normalize_tool_call_ids, with_prefix
 from ..tool_shape import tool_function
 from .jinja_compat import MISSING as _MISSING
 from .jinja_compat import BadConversation as _Bad
@@ -247,7 +247,7 @@ def _with_prefix(call_id: Any, field: str) -> str:
         raise _Bad(
             f"{field} is {'missing' if call_id is _MISSING else repr(call_id)}: the template cannot prefix it"
         )
-    return call_id if call_id.startswith("functions.") else "functions." + call_id
+    return with_prefix(call_id)
 
 
 def _calls(calls: Any, prefix_ids: bool = False) -> str:
