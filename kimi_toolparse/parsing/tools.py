@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..tool_shape import tool_function
+from ..tool_shape import tool_functions
 from .arguments import TooDeep
 from .diagnostics import Code
 from .schemas import CompiledSchema, SchemaBroken, validator_available
@@ -119,18 +119,12 @@ class Tools:
     """
 
     def __init__(self, tools: Iterable[Mapping[str, Any]]) -> None:
-        if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Iterable):
-            raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
         self._tools: list[_Tool] = []
         self._by_name: dict[str, _Tool] = {}
-        for i, tool in enumerate(tools):
-            fn = tool_function(tool, i)  # the check strict render() makes too
+        for fn in tool_functions(tools):  # the check strict render() and the CLI make too
             if fn is None:
                 continue  # not a function tool: nothing the model can call by name
-            params = fn.get("parameters")
-            if params is not None and not isinstance(params, (Mapping, bool)):
-                raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object or boolean")
-            entry = _Tool(fn["name"], params)
+            entry = _Tool(fn["name"], fn.get("parameters"))
             self._tools.append(entry)
             self._by_name.setdefault(entry.name, entry)
         self.names: frozenset[str] = frozenset(self._by_name)

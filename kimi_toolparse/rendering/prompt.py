@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from .. import tokens
 from ..call_ids import normalize_tool_call_ids, with_prefix
-from ..tool_shape import tool_function
+from ..tool_shape import tool_functions
 from .jinja_compat import MISSING as _MISSING
 from .jinja_compat import BadConversation as _Bad
 from .jinja_compat import each_call as _each_call
@@ -108,14 +108,6 @@ def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
                 del _TS_CACHE[next(iter(_TS_CACHE))]
         _TS_CACHE[canonical] = declared
     return declared if declared else canonical
-
-
-def _check_tools(tools: Any) -> None:
-    """Strict mode: the tools parse() accepts, with the same check and the same words."""
-    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, (list, tuple)):
-        raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
-    for i, tool in enumerate(tools):
-        tool_function(tool, i)
 
 
 # --- messages ------------------------------------------------------------------------------------------
@@ -442,7 +434,7 @@ def render(
     message_list = _as_message_dicts(messages)
     tools = _as_tool_dicts(tools)
     if tools is not None and strict:
-        _check_tools(tools)
+        tool_functions(tools, sequence=True)  # the tools parse() accepts, in the same words
     if normalize_ids:  # first, so that calls without ids get one
         message_list = normalize_tool_call_ids(message_list, strict=strict).messages
     if strict:

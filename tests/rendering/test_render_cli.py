@@ -188,6 +188,28 @@ def test_bad_input_is_one_line_and_exit_2(
     assert re.search(error, err), err
 
 
+@pytest.mark.parametrize(
+    ("tools", "error"),
+    [
+        ({"tools": [{"type": "function", "function": {}}]}, r"tools\[0\] has no function name"),
+        ([{"name": "f", "parameters": 3}], r"tools\[0\]\.function\.parameters must be a JSON-schema object"),
+        ([1], r"tools\[0\] must be a dict, not int"),
+    ],
+)
+def test_a_tools_file_is_checked_as_render_checks_tools(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tools: Any, error: str
+) -> None:
+    """``--tools`` goes through the same shape check as ``render()`` and ``parse()``: the file is named."""
+    request = _write(tmp_path, "req.json", {"messages": MESSAGES[:1]})
+    path = _write(tmp_path, "tools.json", tools)
+    code, out, err = _run(capsys, request, "--tools", path, "--model", "kimi-k2.5")
+    assert code == 2 and out == ""
+    assert err.startswith(f"kimi-toolparse: {path}: ") and err.count("\n") == 1, err
+    assert re.search(error, err), err
+    with pytest.raises(ValueError if tools != [1] else TypeError, match=error):
+        render(MESSAGES[:1], tools.get("tools") if isinstance(tools, dict) else tools, model="kimi-k2.5")
+
+
 def test_installed_command(tmp_path: Path) -> None:
     request = _write(tmp_path, "req.json", {"messages": MESSAGES, "tools": TOOLS})
     done = subprocess.run(
