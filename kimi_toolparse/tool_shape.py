@@ -32,8 +32,7 @@ def tool_function(tool: object, index: int) -> Mapping[str, Any] | None:
 
     A function tool is ``{"type": "function", "function": {"name": ..., "parameters": ...}}``; a dict with
     neither ``type`` nor ``function`` is read as the function itself (``{"name": ..., "parameters": ...}``).
-    Raises TypeError for a tool that is not a dict, ValueError for a function without a name or with
-    ``parameters`` that are neither a JSON-schema object nor a boolean.
+    Raises TypeError for a tool that is not a dict and ValueError for a function without a name.
     """
     if not isinstance(tool, Mapping):
         raise TypeError(f"tools[{index}] must be a dict, not {type(tool).__name__}")
@@ -48,7 +47,4 @@ def tool_function(tool: object, index: int) -> Mapping[str, Any] | None:
             f"tools[{index}] has no function name (tools[{index}].function.name): a tool is "
             "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
         )
-    params = function.get("parameters")
-    if params is not None and not isinstance(params, (Mapping, bool)):
-        raise ValueError(f"tools[{index}].function.parameters must be a JSON-schema object or boolean")
     return function

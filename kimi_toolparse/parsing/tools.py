@@ -121,10 +121,14 @@ class Tools:
     def __init__(self, tools: Iterable[Mapping[str, Any]]) -> None:
         self._tools: list[_Tool] = []
         self._by_name: dict[str, _Tool] = {}
-        for fn in tool_functions(tools):  # the check strict render() and the CLI make too
+        for i, fn in enumerate(tool_functions(tools)):  # the check strict render() and the CLI make too
             if fn is None:
                 continue  # not a function tool: nothing the model can call by name
-            entry = _Tool(fn["name"], fn.get("parameters"))
+            params = fn.get("parameters")
+            # the parser's own check: strict render() renders such a tool, as the template does (as JSON)
+            if params is not None and not isinstance(params, (Mapping, bool)):
+                raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object or boolean")
+            entry = _Tool(fn["name"], params)
             self._tools.append(entry)
             self._by_name.setdefault(entry.name, entry)
         self.names: frozenset[str] = frozenset(self._by_name)
