@@ -58,7 +58,7 @@ class OpenCall:
         self.header_marks: list[tuple[Kind, str, int]] = []
         self.id = ""
         self.name: str | None = None
-        #: The name waits for rule 11(b), which needs the closed arguments.
+        #: The name waits for docs/format.md#rule-11 (b), which needs the closed arguments.
         self.pending = False
         #: ToolCallStart went out (the name was known when the arguments began).
         self.started = False
@@ -68,9 +68,9 @@ class OpenCall:
         self.args = ArgumentScanner()
 
     def take_name(self, tools: Tools | None, offset: int) -> Diagnostic | None:
-        """Name the call from its id (rule 10, then 11a); a drifted id that names a tool is reported.
+        """Name the call from its id (docs/format.md#rule-10, then #rule-11 a); report a drifted id's name.
 
-        When neither rule names it and tools were given, the name waits for the arguments (11b).
+        When neither rule names it and tools were given, the name waits for the arguments (#rule-11 b).
         """
         self.name, drifted = name_call(self.id, tools)
         if drifted:
@@ -86,8 +86,11 @@ class OpenCall:
 
 
 def name_call(call_id: str, tools: Tools | None) -> tuple[str | None, bool]:
-    """The name a call id gives: rule 10 (the canonical form), then 11(a) (a drifted id that spells a
-    declared name); and whether it came from 11(a)."""
+    """The name a call id gives, and whether it came from a drifted id.
+
+    docs/format.md#rule-10 reads the canonical form; then #rule-11 (a) a drifted id that spells a declared
+    name.
+    """
     name = name_from_id(call_id)
     if name is not None or tools is None:
         return name, False
@@ -98,7 +101,7 @@ def name_call(call_id: str, tools: Tools | None) -> tuple[str | None, bool]:
 def resolve_by_schema(
     call_id: str, value: Any, tools: Tools, offset: int, index: int
 ) -> tuple[str | None, list[Diagnostic]]:
-    """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess.
+    """docs/format.md#rule-11 (b): the one declared tool whose schema accepts the arguments; never a guess.
 
     Tools whose schema cannot be checked count as candidates and are reported.
     """

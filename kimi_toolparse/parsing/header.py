@@ -69,7 +69,7 @@ class HeaderScanner:
 
     @staticmethod
     def split(header: str) -> tuple[str, str]:
-        """A stripped header that never reached the argument marker as ``(id, rest)`` (rule 6's split)."""
+        """A stripped header that never reached the argument marker, as ``(id, rest)`` (#rule-6's split)."""
         m = _ID_STOP.search(header)
         if m is None:
             return header, ""

@@ -15,7 +15,7 @@ __all__ = ["CallStatus", "ClosedBy", "ParsedMessage", "ToolCall", "closer_flag"]
 
 
 class ClosedBy(str, enum.Enum):
-    """What ended a tool call (rule 5)."""
+    """What ended a tool call (docs/format.md#rule-5)."""
 
     CALL_END = "call_end"
     NEXT_CALL = "next_call"
@@ -32,7 +32,7 @@ class CallStatus(enum.Flag):
     SECTION_END = enum.auto()
     END_OF_TURN = enum.auto()
     END_OF_OUTPUT = enum.auto()
-    #: The header never reached ``<|tool_call_argument_begin|>`` (rule 6).
+    #: The header never reached ``<|tool_call_argument_begin|>`` (docs/format.md#rule-6).
     ARG_BEGIN_MISSING = enum.auto()
     #: The arguments are not valid JSON (kept byte for byte).
     INVALID_JSON = enum.auto()
@@ -82,7 +82,7 @@ class ToolCall(BaseModel):
     index: int
     #: The header as the model wrote it, surrounding whitespace removed; goes back verbatim into history.
     id: str
-    #: None when the name could not be determined (rules 10 and 11).
+    #: None when the name could not be determined (docs/format.md#rule-10, #rule-11).
     name: str | None
     #: The arguments text: valid JSON when ``json_valid``, else exactly what the model wrote.
     arguments: str

@@ -2,8 +2,9 @@
 
 It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server has them, the token ids
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
-once (rule 1). Each feed costs time proportional to the chunk (rule 2): the scan buffer only ever holds a
-possible partial marker; everything held longer is kept in lists and joined once, when it is decided.
+once (docs/format.md#rule-1). Each feed costs time proportional to the chunk (#rule-2): the scan buffer
+only ever holds a possible partial marker; everything held longer is kept in lists and joined once, when
+it is decided.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ __all__ = ["StreamParser", "parse"]
 # The prefix sets say which text at the end of a chunk might still become a marker and must be held back.
 
 _ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
-#: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (rule 7).
+#: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (#rule-7).
 _VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
 #: After a header's id, where arguments may begin (ARG_BEGIN missing): the think tags are found, because
-#: they are data only if ARG_BEGIN never comes (rule 7); the bracket spellings are data.
+#: they are data only if ARG_BEGIN never comes (docs/format.md#rule-7); the bracket spellings are data.
 _HEADER_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>")
-#: In token-id mode only the spellings that have no id are found in text (rule 4).
+#: In token-id mode only the spellings that have no id are found in text (docs/format.md#rule-4).
 _TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
 
 
@@ -105,7 +106,7 @@ def _in_vocabulary(ids: Sequence[int]) -> Sequence[int]:
 class StreamParser:
     """Incremental parser for one assistant turn of Kimi K2 output.
 
-    ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (rule 11).
+    ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (docs/format.md#rule-11).
     ``thinking``: the prompt ended with ``<think>``, so the output starts inside reasoning.
     ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, a path to ``tiktoken.model``, or a
     ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text).
@@ -144,7 +145,7 @@ class StreamParser:
         #: Text between the markers of a section, reported (explicit) or dropped (whitespace) at the marker.
         self._section_text: list[str] = []
         self._section_text_offset = 0
-        #: A section interrupted reasoning; text after it is held until decided (rule 8).
+        #: A section interrupted reasoning; text after it is held until decided (docs/format.md#rule-8).
         self._in_think = False
         self._held: list[str] = []
         self._after_end: list[str] = []
@@ -175,7 +176,8 @@ class StreamParser:
         """Feed the next piece of output; returns the events it completed.
 
         Pass ``token_ids`` (the ids this piece was decoded from) when you have them: then a marker counts
-        only where its id is present, and marker-looking text produced by ordinary tokens is data (rule 4).
+        only where its id is present, and marker-looking text produced by ordinary tokens is data
+        (docs/format.md#rule-4).
         """
         if self._closed:
             raise ValueError("feed() after close(): create a new StreamParser for the next output")
@@ -354,7 +356,7 @@ class StreamParser:
             and self._state is State.ARGS
             and self._call_in_value()
         ):
-            # Inside an argument value the think tokens are data, as ids too (rule 7).
+            # Inside an argument value the think tokens are data, as ids too (docs/format.md#rule-7).
             self._token_text_at(literal, offset)
             return
         if self._hold:
@@ -362,7 +364,7 @@ class StreamParser:
         self._marker(kind, literal, offset)
 
     def _flush_hold(self) -> None:
-        """A held partial marker that cannot complete any more is ordinary text (rule 3)."""
+        """A held partial marker that cannot complete any more is ordinary text (docs/format.md#rule-3)."""
         hold = self._hold
         self._hold = ""
         self._text_all(hold, self._received - len(hold))
@@ -430,7 +432,7 @@ class StreamParser:
 
     def _text_section(self, text: str, pos: int, end: int, base: int) -> int:
         if self._section == _IMPLICIT:
-            # An implicit section ends at the first text after a call that is not whitespace (rule 6).
+            # An implicit section ends at the first text after a call that is not whitespace (#rule-6).
             m = _NONSPACE.search(text, pos, end)
             if m is None:
                 self._section_text.append(text[pos:end])
@@ -454,7 +456,7 @@ class StreamParser:
         i = call.header.feed(text, pos, end)
         if i < 0:
             return end
-        # Something follows the id: arguments, unless an ARG_BEGIN still comes (rule 6).
+        # Something follows the id: arguments, unless an ARG_BEGIN still comes (docs/format.md#rule-6).
         self._state = State.HEADER_ARGS
         return i
 
@@ -500,8 +502,8 @@ class StreamParser:
         self._events.append(ReasoningDelta(text))
 
     def _reasoning_known(self) -> None:
-        """An empty reasoning block is ``""`` in the view, so the stream says so too (rule 1): once the
-        block is over, an empty delta goes out if no reasoning delta did."""
+        """An empty reasoning block is ``""`` in the view, so the stream says so too (docs/format.md#rule-1):
+        once the block is over, an empty delta goes out if no reasoning delta did."""
         if self._reasoning is not None and not self._reasoning_sent:
             self._emit_reasoning("")
 
@@ -537,7 +539,7 @@ class StreamParser:
             self._run(step, kind, literal, offset)
 
     def _think_in_header_args(self, kind: Kind, literal: str, offset: int) -> None:
-        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (rule 7)."""
+        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (#rule-7)."""
         call = self._call
         assert call is not None
         pos = 0
@@ -606,7 +608,7 @@ class StreamParser:
         call = self._call
         assert call is not None
         call.args = ArgumentScanner()
-        # Think tags in a header are never part of the id (rule 7).
+        # Think tags in a header are never part of the id (docs/format.md#rule-7).
         marks, call.header_marks = call.header_marks, []
         for mark_kind, mark, mark_offset in marks:
             self._orphan(mark_kind, mark, mark_offset)
@@ -655,7 +657,7 @@ class StreamParser:
         self._state = State.DONE
 
     def _end_output(self, kind: Kind | None, literal: str, offset: int) -> None:
-        # Held text is never lost: if the turn or the output ends first, it was content (rule 8).
+        # Held text is never lost: if the turn or the output ends first, it was content (#rule-8).
         self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
         self._reasoning_known()
@@ -675,7 +677,7 @@ class StreamParser:
     def _after_end_marker(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._text_done(literal, 0, len(literal), offset)
 
-    # --- Closing a call (rules 5, 6, 11, 12) ---------------------------------------------------------------
+    # --- Closing a call: decided in closing.py (docs/format.md#rule-5, #rule-6, #rule-11, #rule-12) --------
 
     def _close_call(self, closed_by: ClosedBy, offset: int) -> None:
         """Closing is decided in ``closing.py``; here its effects are replayed in order, then the events."""
@@ -701,8 +703,9 @@ class StreamParser:
             self._events.append(ToolCallEnd(call.index, call.openai_index, result.status, result))
 
     def _prose_after_arguments(self, text: str, closed_by: ClosedBy) -> None:
-        """Rule 12's prose is content, unless reasoning was interrupted: then rule 8 decides, and what
-        closed the call may already say (the next call: reasoning; the end: content)."""
+        """Prose after the arguments is content (docs/format.md#rule-12), unless reasoning was interrupted:
+        then #rule-8 decides, and what closed the call may already say (the next call: reasoning; the end:
+        content)."""
         if not self._in_think:
             self._emit_content(text)
             return
@@ -741,7 +744,7 @@ def parse(
     thinking: bool = False,
     stop_reason: str | int | None = None,
 ) -> ParsedMessage:
-    """Parse a whole output at once: the streaming parser fed everything in one piece (rule 1)."""
+    """Parse a whole output: the streaming parser fed it in one piece (docs/format.md#rule-1)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the model output as str, not {type(text).__name__}")
     stop_reason_from(stop_reason)  # misuse raises before any work

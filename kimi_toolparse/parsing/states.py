@@ -1,7 +1,8 @@
 """The Kimi K2 output format as data: the parser's states, and what each marker does in each state.
 
 Read the table top to bottom; the machinery that runs it lives in ``parser.py``. Each entry is the list of
-steps a marker triggers. A marker a state does not list is an orphan there: removed and reported (rule 7).
+steps a marker triggers. A marker a state does not list is an orphan there: removed and reported
+(docs/format.md#rule-7). The table is written out for readers in docs/format.md#states.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class State(enum.Enum):
     SECTION = "section"
     #: After ``<|tool_call_begin|>``: the call id.
     HEADER = "header"
-    #: A header that went on past its id with what looks like arguments: ARG_BEGIN is missing (rule 6).
+    #: A header that went on past its id with what looks like arguments: ARG_BEGIN is missing (#rule-6).
     HEADER_ARGS = "header_args"
     #: After ``<|tool_call_argument_begin|>``.
     ARGS = "args"
@@ -40,11 +41,11 @@ class Step(enum.Enum):
     __hash__ = object.__hash__
 
     ORPHAN = "orphan"
-    #: ``</think>`` inside a section that interrupted reasoning: reasoning is over (rule 8).
+    #: ``</think>`` inside a section that interrupted reasoning: reasoning is over (docs/format.md#rule-8).
     SETTLE_THINK = "settle_think"
     OPEN_REASONING = "open_reasoning"
     CLOSE_REASONING = "close_reasoning"
-    #: A section or call opened inside reasoning ends it for now (rule 8).
+    #: A section or call opened inside reasoning ends it for now (docs/format.md#rule-8).
     INTERRUPT_REASONING = "interrupt_reasoning"
     OPEN_SECTION = "open_section"
     OPEN_IMPLICIT_SECTION = "open_implicit_section"
@@ -68,7 +69,8 @@ class Step(enum.Enum):
 S = Step
 K = Kind
 
-#: In a call: the markers that close it, and what follows the close (rule 5); ``</think>`` settles rule 8.
+#: In a call: the markers that close it, and what follows the close (docs/format.md#rule-5); ``</think>``
+#: settles #rule-8.
 _IN_CALL: Final = {
     K.CALL_END: (S.CLOSE_AT_CALL_END,),
     K.CALL_BEGIN: (S.CLOSE_AT_NEXT_CALL, S.BEGIN_CALL),
