@@ -5,7 +5,7 @@ whole conversation from 0. Histories carrying other ids (``call_abc``, ``search:
 into broken ids, which breaks parsers. :func:`normalize_tool_call_ids` rewrites the ids of the assistant
 messages' calls and, to match, the ``tool_call_id`` of the tool results, and keeps the mapping so a server
 can translate ids back. This module is the one home of the form; the parser's lenient reading of ids the
-model wrote (rules 10 and 11 of ``docs/format.md``) builds on :func:`split_call_id`.
+model wrote (docs/format.md#rule-10 and #rule-11) builds on :func:`split_call_id`.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def normalize_tool_call_ids(messages: Iterable[dict[str, Any]], *, strict: bool 
                         raise ValueError(f"messages[{i}].tool_calls[{k}].function.name is missing")
                     new_calls.append(call)
                     continue
-                new_id = f"functions.{name}:{index}"
+                new_id = format_call_id(name, index)
                 index += 1
                 old_id = call.get("id")
                 mapping[new_id] = old_id

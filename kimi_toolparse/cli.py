@@ -19,6 +19,7 @@ from .parsing.parser import StreamParser
 from .parsing.tools import Tools
 from .rendering.prompt import encode_prompt, render
 from .rendering.templates import MODELS, resolve_model
+from .tool_shape import tool_functions
 
 __all__ = ["PROG", "UsageError", "build_parser", "cmd_parse", "cmd_render", "main", "read_json", "read_text"]
 
@@ -39,22 +40,29 @@ def _chunks(pieces: Iterator[str], size: int) -> Iterator[str]:
         yield rest
 
 
-def _read_tool_list(path: str) -> list[Any]:
-    """The tools in a file: a list, or a request file that has ``tools``."""
+def _read_tool_list(path: str, *, check_each: bool = True) -> list[Any]:
+    """The tools in a file: a list, or a request file that has ``tools``; checked as parse() and strict
+    render() check them (``tool_shape``), each tool only with ``check_each``."""
     data = read_json(path)
     if isinstance(data, dict) and "tools" in data:
         data = data["tools"]
     if not isinstance(data, list):
         raise UsageError(f"{path} must hold a list of tools (or a request with 'tools')")
+    if check_each:
+        try:
+            tool_functions(data)
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"{path}: {' '.join(str(e).split())}") from None
     return data
 
 
 def _read_tools(path: str | None) -> Tools | None:
     if path is None:
         return None
+    tools = _read_tool_list(path)
     try:
-        return Tools(_read_tool_list(path))
-    except (TypeError, ValueError) as e:
+        return Tools(tools)
+    except (TypeError, ValueError) as e:  # pragma: no cover - the shape was checked on reading
         raise UsageError(f"{path}: {e}") from None
 
 
@@ -161,7 +169,7 @@ def _model(path: str, flag: str | None, requested: Any) -> str:
 def cmd_render(args: argparse.Namespace) -> int:
     messages, tools, kwargs, requested = _conversation(args.conversation)
     if args.tools is not None:
-        tools = _read_tool_list(args.tools)
+        tools = _read_tool_list(args.tools, check_each=not args.lenient)
     if args.thinking is not None:
         kwargs["thinking"] = args.thinking
     if args.preserve_thinking is not None:

@@ -135,7 +135,7 @@ def _calls(draw: st.DrawFn, data_markers: bool) -> list[tuple[str, str, str]]:
     for i, name in enumerate(names):
         prefix = draw(st.sampled_from(["functions.", "functions.", ""]))
         if name.startswith("functions."):
-            prefix = "functions."  # rule 10 removes one such prefix
+            prefix = "functions."  # docs/format.md#rule-10 removes one such prefix
         calls.append((f"{prefix}{name}:{start + i}", name, draw(json_arguments(data_markers=data_markers))))
     return calls
 

@@ -39,7 +39,7 @@ __all__ = [
 
 
 class Kind(enum.Enum):
-    """What a marker means (the terminals of the output grammar, spec section 1)."""
+    """What a marker means (the terminals of the output grammar, docs/format.md#markers)."""
 
     __hash__ = object.__hash__
 
@@ -132,7 +132,8 @@ KIND_BY_TEXT[SINGULAR_SECTION_END] = Kind.SECTION_END
 #: Markers recognised by their text even in token-id mode, because no id exists for them.
 TEXT_ONLY_MARKERS: Final[frozenset[str]] = frozenset({SINGULAR_SECTION_BEGIN, SINGULAR_SECTION_END})
 
-#: Spellings that are data inside an argument value in text mode (rule 7): a command may hold them.
+#: Spellings that are data inside an argument value in text mode (docs/format.md#rule-7): a command may
+#: hold them.
 DATA_IN_ARGUMENT_VALUE: Final[frozenset[str]] = frozenset(
     {THINK_BEGIN, THINK_END, "[BOS]", "[EOS]", "[EOT]", "[UNK]", "[PAD]"}
 )

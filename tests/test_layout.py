@@ -153,3 +153,28 @@ def test_parsing_alone_never_loads_the_renderer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["[]", "True"]
+
+
+_FORMAT = PACKAGE.parent / "docs" / "format.md"
+
+
+@pytest.mark.skipif(not _FORMAT.is_file(), reason="docs/format.md ships with the repository, not the wheel")
+def test_every_rule_the_code_cites_is_in_docs_format() -> None:
+    """Comments, docstrings and the README cite ``docs/format.md#ANCHOR``: each anchor must exist, and no
+    comment cites the numbered rules of a specification the repository does not have."""
+    import re
+
+    anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', _FORMAT.read_text(encoding="utf-8")))
+    assert {f"rule-{n}" for n in range(1, 14)} <= anchors
+    texts = {path: path.read_text(encoding="utf-8") for path in MODULES.values()}
+    readme = PACKAGE.parent / "README.md"
+    if readme.is_file():
+        texts[readme] = readme.read_text(encoding="utf-8")
+    for path, text in texts.items():
+        for anchor in re.findall(r"docs/format\.md#([a-z0-9-]+)", text):
+            assert anchor in anchors, f"{path.name} cites docs/format.md#{anchor}, which does not exist"
+        for line in text.splitlines():
+            comment = line.strip().startswith(("#", "#:")) and not line.strip().startswith("#!")
+            assert not (comment and re.search(r"\b(spec section|[Rr]ules? \d+)", line)), (
+                f"{path.name}: cite docs/format.md#rule-N, not a bare rule number: {line.strip()}"
+            )

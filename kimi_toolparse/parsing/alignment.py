@@ -1,4 +1,4 @@
-"""Where the special tokens of one decode step sit in that step's text (token-id mode, rule 4).
+"""Where the special tokens of one decode step sit in that step's text (token-id mode, docs/format.md#rule-4).
 
 A server hands over the text of a step and the ids behind it. Special ids decode to known text, ordinary
 ids to text we cannot know without the vocabulary, and ordinary text may spell a marker (inside a JSON

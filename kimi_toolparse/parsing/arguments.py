@@ -1,4 +1,6 @@
-"""One call's argument text as it streams: where its JSON value ends (rule 12), and what follows it.
+"""One call's argument text as it streams: where its JSON value ends, and what follows it.
+
+The rules are docs/format.md#rule-12 (the value's end, unwrapping) and #rule-7 (markers inside a value).
 
 The boundary comes from a scanner that counts brackets of either kind and knows strings and escapes, so
 invalid JSON still gets a boundary. Long strings and runs without brackets are skipped by compiled regular
@@ -54,7 +56,7 @@ class ArgumentScanner:
 
     @property
     def in_value(self) -> bool:
-        """Inside the argument value, where ``<think>`` and ``[EOS]`` spellings are data (rule 7).
+        """Inside the argument value, where ``<think>`` and ``[EOS]`` are data (docs/format.md#rule-7).
 
         The value begins right after ARG_BEGIN, its leading whitespace included, and ends where its JSON
         value closes."""
@@ -158,8 +160,8 @@ def _reject_constant(name: str) -> Any:
 class TooDeep(dict):  # type: ignore[type-arg]
     """Stands for valid JSON nested deeper than Python can decode: an empty dict that says so.
 
-    Rule 12: ``json_valid`` does not depend on depth; rule 11(b) and validation count such arguments as a
-    check that cannot complete.
+    ``json_valid`` does not depend on depth (docs/format.md#rule-12); schema resolution (#rule-11, b) and
+    validation count such arguments as a check that cannot complete.
     """
 
     __slots__ = ("is_object",)

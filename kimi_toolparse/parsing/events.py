@@ -46,8 +46,8 @@ class ReasoningDelta:
 class ToolCallStart:
     """A call whose name is known; sent once, before any of its arguments.
 
-    A call whose name waits for rule 11(b) (a drifted id resolved by its arguments) starts when it closes;
-    a call that never gets a name never starts, and is not in the stream."""
+    A call whose name waits for its arguments (a drifted id, docs/format.md#rule-11 b) starts when it
+    closes; a call that never gets a name never starts, and is not in the stream."""
 
     index: int
     openai_index: int

@@ -15,7 +15,7 @@ __all__ = ["CallStatus", "ClosedBy", "ParsedMessage", "ToolCall", "closer_flag"]
 
 
 class ClosedBy(str, enum.Enum):
-    """What ended a tool call (rule 5)."""
+    """What ended a tool call (docs/format.md#rule-5)."""
 
     CALL_END = "call_end"
     NEXT_CALL = "next_call"
@@ -32,7 +32,7 @@ class CallStatus(enum.Flag):
     SECTION_END = enum.auto()
     END_OF_TURN = enum.auto()
     END_OF_OUTPUT = enum.auto()
-    #: The header never reached ``<|tool_call_argument_begin|>`` (rule 6).
+    #: The header never reached ``<|tool_call_argument_begin|>`` (docs/format.md#rule-6).
     ARG_BEGIN_MISSING = enum.auto()
     #: The arguments are not valid JSON (kept byte for byte).
     INVALID_JSON = enum.auto()
@@ -46,17 +46,9 @@ class CallStatus(enum.Flag):
         return [m.name.lower() for m in CallStatus if m in self and m.name]
 
 
-_CLOSER_FLAGS = {
-    ClosedBy.CALL_END: CallStatus.CALL_END,
-    ClosedBy.NEXT_CALL: CallStatus.NEXT_CALL,
-    ClosedBy.SECTION_END: CallStatus.SECTION_END,
-    ClosedBy.END_OF_TURN: CallStatus.END_OF_TURN,
-    ClosedBy.END_OF_OUTPUT: CallStatus.END_OF_OUTPUT,
-}
-
-
 def closer_flag(closed_by: ClosedBy) -> CallStatus:
-    return _CLOSER_FLAGS[closed_by]
+    """The status flag of a closer: each ``ClosedBy`` member has a ``CallStatus`` flag of its name."""
+    return CallStatus[closed_by.name]
 
 
 def _status_from(value: Any) -> Any:
@@ -90,7 +82,7 @@ class ToolCall(BaseModel):
     index: int
     #: The header as the model wrote it, surrounding whitespace removed; goes back verbatim into history.
     id: str
-    #: None when the name could not be determined (rules 10 and 11).
+    #: None when the name could not be determined (docs/format.md#rule-10, #rule-11).
     name: str | None
     #: The arguments text: valid JSON when ``json_valid``, else exactly what the model wrote.
     arguments: str
@@ -111,8 +103,8 @@ class ToolCall(BaseModel):
 
     @property
     def closed_by(self) -> ClosedBy:
-        for closed_by, flag in _CLOSER_FLAGS.items():
-            if flag in self.status:
+        for closed_by in ClosedBy:
+            if CallStatus[closed_by.name] in self.status:
                 return closed_by
         raise AssertionError("every call has a closer")  # pragma: no cover
 

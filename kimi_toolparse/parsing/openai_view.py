@@ -1,6 +1,6 @@
 """The OpenAI view: assistant messages and ``chat.completion.chunk`` deltas in OpenAI's shape.
 
-A call without a name cannot be expressed in this shape, so it never appears here (spec section 2).
+A call without a name cannot be expressed in this shape, so it never appears here (docs/format.md#result).
 """
 
 from __future__ import annotations

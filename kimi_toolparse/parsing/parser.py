@@ -2,8 +2,9 @@
 
 It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server has them, the token ids
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
-once (rule 1). Each feed costs time proportional to the chunk (rule 2): the scan buffer only ever holds a
-possible partial marker; everything held longer is kept in lists and joined once, when it is decided.
+once (docs/format.md#rule-1). Each feed costs time proportional to the chunk (#rule-2): the scan buffer
+only ever holds a possible partial marker; everything held longer is kept in lists and joined once, when
+it is decided.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from ..tokens import (
 )
 from . import openai_view
 from .alignment import align_specials
-from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
+from .arguments import ArgumentScanner
+from .closing import OpenCall, close_call
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
-from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall, closer_flag, stop_reason_from
-from .names import name_from_drifted_id, name_from_id
-from .states import AT_END_OF_OUTPUT, State, Step, steps_for
-from .tools import CallProblem, Tools, as_tools
+from .message import ClosedBy, ParsedMessage, ToolCall, stop_reason_from
+from .states import AT_END_OF_OUTPUT, CLOSED_BY_STEP, State, Step, steps_for
+from .tools import Tools, as_tools
 
 __all__ = ["StreamParser", "parse"]
 
@@ -41,12 +42,12 @@ __all__ = ["StreamParser", "parse"]
 # The prefix sets say which text at the end of a chunk might still become a marker and must be held back.
 
 _ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
-#: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (rule 7).
+#: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (#rule-7).
 _VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
 #: After a header's id, where arguments may begin (ARG_BEGIN missing): the think tags are found, because
-#: they are data only if ARG_BEGIN never comes (rule 7); the bracket spellings are data.
+#: they are data only if ARG_BEGIN never comes (docs/format.md#rule-7); the bracket spellings are data.
 _HEADER_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>")
-#: In token-id mode only the spellings that have no id are found in text (rule 4).
+#: In token-id mode only the spellings that have no id are found in text (docs/format.md#rule-4).
 _TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
 
 
@@ -60,60 +61,11 @@ _HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
-#: Where a header's id ends when ARG_BEGIN is missing (rule 6).
-_ID_STOP = re.compile(r"[\s{\[]")
-_ALNUM = re.compile(r"[^\W_]")
 
 _TEXT_MODE, _TOKEN_MODE = 1, 2
 #: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
 _COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
-# Header phases: leading whitespace, the id, whitespace after the id.
-_LEAD, _ID, _GAP = 0, 1, 2
-
-_CLOSED_BY_STEP = {
-    Step.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
-    Step.CLOSE_AT_NEXT_CALL: ClosedBy.NEXT_CALL,
-    Step.CLOSE_AT_SECTION_END: ClosedBy.SECTION_END,
-    Step.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
-    Step.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
-}
-
-
-class _Call:
-    """The call being read."""
-
-    __slots__ = (
-        "args",
-        "header",
-        "header_marks",
-        "id",
-        "index",
-        "name",
-        "offset",
-        "openai_index",
-        "pending",
-        "phase",
-        "started",
-        "streamed",
-    )
-
-    def __init__(self, index: int, offset: int) -> None:
-        self.index = index
-        self.offset = offset
-        self.header: list[str] = []
-        #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
-        #: those arguments if ARG_BEGIN never comes, removed and reported if it does (rule 7).
-        self.header_marks: list[tuple[Kind, str, int]] = []
-        self.phase = _LEAD
-        self.id = ""
-        self.name: str | None = None
-        #: The name waits for rule 11(b), which needs the closed arguments.
-        self.pending = False
-        self.started = False
-        self.streamed = False
-        self.openai_index = -1
-        self.args = ArgumentScanner()
 
 
 def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
@@ -154,7 +106,7 @@ def _in_vocabulary(ids: Sequence[int]) -> Sequence[int]:
 class StreamParser:
     """Incremental parser for one assistant turn of Kimi K2 output.
 
-    ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (rule 11).
+    ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (docs/format.md#rule-11).
     ``thinking``: the prompt ended with ``<think>``, so the output starts inside reasoning.
     ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, a path to ``tiktoken.model``, or a
     ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text).
@@ -193,12 +145,12 @@ class StreamParser:
         #: Text between the markers of a section, reported (explicit) or dropped (whitespace) at the marker.
         self._section_text: list[str] = []
         self._section_text_offset = 0
-        #: A section interrupted reasoning; text after it is held until decided (rule 8).
+        #: A section interrupted reasoning; text after it is held until decided (docs/format.md#rule-8).
         self._in_think = False
         self._held: list[str] = []
         self._after_end: list[str] = []
         self._after_end_offset = 0
-        self._call: _Call | None = None
+        self._call: OpenCall | None = None
         self._openai_count = 0
         #: A possible partial marker at the end of what was fed.
         self._hold = ""
@@ -224,7 +176,8 @@ class StreamParser:
         """Feed the next piece of output; returns the events it completed.
 
         Pass ``token_ids`` (the ids this piece was decoded from) when you have them: then a marker counts
-        only where its id is present, and marker-looking text produced by ordinary tokens is data (rule 4).
+        only where its id is present, and marker-looking text produced by ordinary tokens is data
+        (docs/format.md#rule-4).
         """
         if self._closed:
             raise ValueError("feed() after close(): create a new StreamParser for the next output")
@@ -403,7 +356,7 @@ class StreamParser:
             and self._state is State.ARGS
             and self._call_in_value()
         ):
-            # Inside an argument value the think tokens are data, as ids too (rule 7).
+            # Inside an argument value the think tokens are data, as ids too (docs/format.md#rule-7).
             self._token_text_at(literal, offset)
             return
         if self._hold:
@@ -411,7 +364,7 @@ class StreamParser:
         self._marker(kind, literal, offset)
 
     def _flush_hold(self) -> None:
-        """A held partial marker that cannot complete any more is ordinary text (rule 3)."""
+        """A held partial marker that cannot complete any more is ordinary text (docs/format.md#rule-3)."""
         hold = self._hold
         self._hold = ""
         self._text_all(hold, self._received - len(hold))
@@ -479,7 +432,7 @@ class StreamParser:
 
     def _text_section(self, text: str, pos: int, end: int, base: int) -> int:
         if self._section == _IMPLICIT:
-            # An implicit section ends at the first text after a call that is not whitespace (rule 6).
+            # An implicit section ends at the first text after a call that is not whitespace (#rule-6).
             m = _NONSPACE.search(text, pos, end)
             if m is None:
                 self._section_text.append(text[pos:end])
@@ -500,30 +453,10 @@ class StreamParser:
     def _text_header(self, text: str, pos: int, end: int, base: int) -> int:
         call = self._call
         assert call is not None
-        i = pos
-        if call.phase == _LEAD:
-            m = _NONSPACE.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
-            call.phase = _ID
-        if call.phase == _ID:
-            m = _ID_STOP.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
-            if text[i] != "{" and text[i] != "[":
-                call.phase = _GAP
-        if call.phase == _GAP:
-            m = _NONSPACE.search(text, i, end)
-            if m is None:
-                call.header.append(text[pos:end])
-                return end
-            i = m.start()
-        # Something follows the id: arguments, unless an ARG_BEGIN still comes (rule 6).
-        call.header.append(text[pos:i])
+        i = call.header.feed(text, pos, end)
+        if i < 0:
+            return end
+        # Something follows the id: arguments, unless an ARG_BEGIN still comes (docs/format.md#rule-6).
         self._state = State.HEADER_ARGS
         return i
 
@@ -569,8 +502,8 @@ class StreamParser:
         self._events.append(ReasoningDelta(text))
 
     def _reasoning_known(self) -> None:
-        """An empty reasoning block is ``""`` in the view, so the stream says so too (rule 1): once the
-        block is over, an empty delta goes out if no reasoning delta did."""
+        """An empty reasoning block is ``""`` in the view, so the stream says so too (docs/format.md#rule-1):
+        once the block is over, an empty delta goes out if no reasoning delta did."""
         if self._reasoning is not None and not self._reasoning_sent:
             self._emit_reasoning("")
 
@@ -584,7 +517,9 @@ class StreamParser:
     def _report(
         self, code: Code, message: str, offset: int, text: str = "", call_index: int | None = None
     ) -> None:
-        d = Diagnostic(code, message, offset, text, call_index)
+        self._add_diagnostic(Diagnostic(code, message, offset, text, call_index))
+
+    def _add_diagnostic(self, d: Diagnostic) -> None:
         self._diagnostics.append(d)
         self._events.append(d)
 
@@ -604,7 +539,7 @@ class StreamParser:
             self._run(step, kind, literal, offset)
 
     def _think_in_header_args(self, kind: Kind, literal: str, offset: int) -> None:
-        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (rule 7)."""
+        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (#rule-7)."""
         call = self._call
         assert call is not None
         pos = 0
@@ -624,7 +559,7 @@ class StreamParser:
             )
 
     def _run(self, step: Step, kind: Kind | None, literal: str, offset: int) -> None:
-        closed_by = _CLOSED_BY_STEP.get(step)
+        closed_by = CLOSED_BY_STEP.get(step)
         if closed_by is not None:
             self._close_call(closed_by, offset)
             return
@@ -666,14 +601,14 @@ class StreamParser:
         self._state = State.SECTION
 
     def _begin_call(self, kind: Kind | None, literal: str, offset: int) -> None:
-        self._call = _Call(len(self._calls), offset)
+        self._call = OpenCall(len(self._calls), offset)
         self._state = State.HEADER
 
     def _header_is_id(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
         assert call is not None
         call.args = ArgumentScanner()
-        # Think tags in a header are never part of the id (rule 7).
+        # Think tags in a header are never part of the id (docs/format.md#rule-7).
         marks, call.header_marks = call.header_marks, []
         for mark_kind, mark, mark_offset in marks:
             self._orphan(mark_kind, mark, mark_offset)
@@ -683,29 +618,15 @@ class StreamParser:
     def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
         assert call is not None
-        call.id = "".join(call.header).strip()
+        call.id = call.header.text()
         self._state = State.ARGS
-        self._name_call(call, offset)
+        drifted = call.take_name(self._tools, offset)
+        if drifted is not None:
+            self._add_diagnostic(drifted)
         if call.name is not None:
             self._start_call(call)
 
-    def _name_call(self, call: _Call, offset: int) -> None:
-        """Rule 10, then 11(a); when both fail and tools were given, 11(b) waits for the arguments."""
-        call.name = name_from_id(call.id)
-        if call.name is None and self._tools is not None:
-            call.name = name_from_drifted_id(call.id, self._tools.names)
-            if call.name is not None:
-                self._report(
-                    Code.DRIFTED_ID,
-                    f"drifted id {call.id!r} names the declared tool {call.name!r}",
-                    offset,
-                    call.id,
-                    call.index,
-                )
-            else:
-                call.pending = True
-
-    def _start_call(self, call: _Call) -> None:
+    def _start_call(self, call: OpenCall) -> None:
         assert call.name is not None
         call.started = True
         call.openai_index = self._openai_count
@@ -736,7 +657,7 @@ class StreamParser:
         self._state = State.DONE
 
     def _end_output(self, kind: Kind | None, literal: str, offset: int) -> None:
-        # Held text is never lost: if the turn or the output ends first, it was content (rule 8).
+        # Held text is never lost: if the turn or the output ends first, it was content (#rule-8).
         self._held_is_content(kind, literal, offset)
         self._note_unclosed(offset)
         self._reasoning_known()
@@ -756,125 +677,35 @@ class StreamParser:
     def _after_end_marker(self, kind: Kind | None, literal: str, offset: int) -> None:
         self._text_done(literal, 0, len(literal), offset)
 
-    # --- Closing a call (rules 5, 6, 11, 12) ---------------------------------------------------------------
+    # --- Closing a call: decided in closing.py (docs/format.md#rule-5, #rule-6, #rule-11, #rule-12) --------
 
     def _close_call(self, closed_by: ClosedBy, offset: int) -> None:
+        """Closing is decided in ``closing.py``; here its effects are replayed in order, then the events."""
         call = self._call
         assert call is not None
         self._call = None
         state = self._state
         self._state = State.SECTION
-        status = closer_flag(closed_by)
-        if state is State.ARGS:
-            arguments, trailing = call.args.finish()
-        else:
-            header = "".join(call.header).strip()
-            if state is State.HEADER:
-                if closed_by is not ClosedBy.CALL_END or not header:
-                    self._report(
-                        Code.HEADER_DISCARDED,
-                        f"call header without arguments cut off at {closed_by.value}; no call",
-                        call.offset,
-                        header,
-                    )
-                    return
-                call.id, arguments, trailing = header, "{}", ""
-            else:  # HEADER_ARGS: the id is the header's leading part, the rest its arguments
-                m = _ID_STOP.search(header)
-                call.id = header[: m.start()] if m else header
-                arguments, trailing = call.args.finish()
-            status |= CallStatus.ARG_BEGIN_MISSING
-            self._report(
-                Code.ARG_BEGIN_MISSING,
-                "the call header never reached <|tool_call_argument_begin|>",
-                call.offset,
-                header,
-                call.index,
-            )
-            self._name_call(call, call.offset)
-
-        if trailing and not trailing.isspace():
-            if closed_by is ClosedBy.CALL_END or not _ALNUM.search(trailing):
-                self._report(
-                    Code.TRAILING_TEXT,
-                    "text after the arguments' JSON value removed",
-                    call.args.trailing_offset,
-                    trailing,
-                    call.index,
-                )
+        result, effects = close_call(call, state, closed_by, offset, self._tools, in_think=self._in_think)
+        for effect in effects:
+            if isinstance(effect, Diagnostic):
+                self._add_diagnostic(effect)
             else:
-                self._report(
-                    Code.PROSE_AFTER_ARGUMENTS,
-                    "prose after the arguments' JSON value kept as content"
-                    if not self._in_think
-                    else "prose after the arguments' JSON value, in a section that interrupted reasoning, "
-                    "kept as reasoning or content (rule 8)",
-                    call.args.trailing_offset,
-                    trailing,
-                    call.index,
-                )
-                self._prose_after_arguments(trailing, closed_by)
-
-        valid, value = decode_json(arguments)
-        if call.args.quoted and valid:
-            inner = unwrap_double_encoded(value)
-            if inner is not None:
-                arguments = inner.strip()
-                valid, value = decode_json(inner)
-                status |= CallStatus.UNWRAPPED
-                self._report(
-                    Code.UNWRAPPED_ARGUMENTS,
-                    "arguments were a JSON string holding an object; unwrapped one level",
-                    call.offset,
-                    call.id,
-                    call.index,
-                )
-        if not valid:
-            status |= CallStatus.INVALID_JSON
-            self._report(
-                Code.INVALID_JSON, "arguments are not valid JSON", call.offset, arguments, call.index
-            )
-
-        if call.pending:
-            self._resolve_by_schema(call, value if valid else None)
-        if call.name is None:
-            status |= CallStatus.UNRESOLVED_NAME
-            self._report(
-                Code.UNRESOLVED_NAME,
-                f"no function name in id {call.id!r}; the call is left out of the OpenAI view",
-                call.offset,
-                call.id,
-                call.index,
-            )
-        if closed_by is not ClosedBy.CALL_END:
-            self._report(
-                Code.CALL_NOT_CLOSED,
-                f"call closed by {closed_by.value}, not <|tool_call_end|>",
-                offset,
-                "",
-                call.index,
-            )
-
-        problems = None if self._tools is None else self._validate_call(call, valid, value)
-        result = ToolCall.model_construct(
-            index=call.index,
-            id=call.id,
-            name=call.name,
-            arguments=arguments,
-            status=status,
-            problems=problems,
-        )
+                self._prose_after_arguments(effect, closed_by)
+        if result is None:
+            return
         self._calls.append(result)
         if call.name is not None:
             if not call.started:
                 self._start_call(call)
             if not call.streamed:
-                self._events.append(ArgumentsDelta(call.index, call.openai_index, arguments))
-            self._events.append(ToolCallEnd(call.index, call.openai_index, status, result))
+                self._events.append(ArgumentsDelta(call.index, call.openai_index, result.arguments))
+            self._events.append(ToolCallEnd(call.index, call.openai_index, result.status, result))
 
     def _prose_after_arguments(self, text: str, closed_by: ClosedBy) -> None:
-        """Rule 12's prose is content, unless reasoning was interrupted: then rule 8 decides, and what
-        closed the call may already say (the next call: reasoning; the end: content)."""
+        """Prose after the arguments is content (docs/format.md#rule-12), unless reasoning was interrupted:
+        then #rule-8 decides, and what closed the call may already say (the next call: reasoning; the end:
+        content)."""
         if not self._in_think:
             self._emit_content(text)
             return
@@ -884,55 +715,6 @@ class StreamParser:
         elif closed_by is ClosedBy.END_OF_TURN or closed_by is ClosedBy.END_OF_OUTPUT:
             self._held_is_content(None, "", 0)
         # SECTION_END: the state becomes HELD and the next marker or the end decides.
-
-    def _resolve_by_schema(self, call: _Call, value: Any) -> None:
-        """Rule 11(b): the one declared tool whose schema accepts the arguments; never a guess."""
-        tools = self._tools
-        assert tools is not None
-        if not isinstance(value, dict):
-            return
-        if not tools.schema_check_available:
-            self._report(
-                Code.SCHEMA_CHECK_UNAVAILABLE,
-                "resolving a drifted id by schema needs jsonschema-rs, which does not import",
-                call.offset,
-                call.id,
-                call.index,
-            )
-            return
-        accepted, unchecked = tools.candidates(value)
-        for name in unchecked:
-            self._report(
-                Code.SCHEMA_UNCHECKED,
-                f"the schema of tool {name!r} cannot be checked; it counts as a candidate for {call.id!r}",
-                call.offset,
-                name,
-                call.index,
-            )
-        names = set(accepted) | set(unchecked)
-        if len(names) == 1:
-            call.name = names.pop()
-            how = "accepts" if accepted else "could accept (its schema could not be checked)"
-            self._report(
-                Code.DRIFTED_ID,
-                f"drifted id {call.id!r}: only {call.name!r} {how} these arguments",
-                call.offset,
-                call.id,
-                call.index,
-            )
-
-    def _validate_call(self, call: _Call, valid: bool, value: Any) -> tuple[CallProblem, ...]:
-        """Per-call validation against the tools; problems not already diagnosed become diagnostics."""
-        assert self._tools is not None
-        problems = self._tools.check_call(call.name, valid, value)
-        for p in problems:
-            if p.code not in _ALREADY_REPORTED:
-                where = f" at {p.path} ({p.keyword})" if p.keyword else ""
-                self._report(p.code, f"call {call.id!r}{where}: {p.message}", call.offset, p.path, call.index)
-        return problems
-
-
-_ALREADY_REPORTED = frozenset({Code.INVALID_JSON, Code.UNRESOLVED_NAME})
 
 
 _STEPS: dict[Step, Callable[[StreamParser, Kind | None, str, int], None]] = {
@@ -962,7 +744,7 @@ def parse(
     thinking: bool = False,
     stop_reason: str | int | None = None,
 ) -> ParsedMessage:
-    """Parse a whole output at once: the streaming parser fed everything in one piece (rule 1)."""
+    """Parse a whole output: the streaming parser fed it in one piece (docs/format.md#rule-1)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the model output as str, not {type(text).__name__}")
     stop_reason_from(stop_reason)  # misuse raises before any work

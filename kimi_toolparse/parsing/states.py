@@ -1,7 +1,8 @@
 """The Kimi K2 output format as data: the parser's states, and what each marker does in each state.
 
 Read the table top to bottom; the machinery that runs it lives in ``parser.py``. Each entry is the list of
-steps a marker triggers. A marker a state does not list is an orphan there: removed and reported (rule 7).
+steps a marker triggers. A marker a state does not list is an orphan there: removed and reported
+(docs/format.md#rule-7). The table is written out for readers in docs/format.md#states.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import enum
 from typing import Final
 
 from ..tokens import Kind
+from .message import ClosedBy
 
-__all__ = ["AT_END_OF_OUTPUT", "ORPHAN", "TRANSITIONS", "State", "Step", "steps_for"]
+__all__ = ["AT_END_OF_OUTPUT", "CLOSED_BY_STEP", "ORPHAN", "TRANSITIONS", "State", "Step", "steps_for"]
 
 
 class State(enum.Enum):
@@ -25,7 +27,7 @@ class State(enum.Enum):
     SECTION = "section"
     #: After ``<|tool_call_begin|>``: the call id.
     HEADER = "header"
-    #: A header that went on past its id with what looks like arguments: ARG_BEGIN is missing (rule 6).
+    #: A header that went on past its id with what looks like arguments: ARG_BEGIN is missing (#rule-6).
     HEADER_ARGS = "header_args"
     #: After ``<|tool_call_argument_begin|>``.
     ARGS = "args"
@@ -39,11 +41,11 @@ class Step(enum.Enum):
     __hash__ = object.__hash__
 
     ORPHAN = "orphan"
-    #: ``</think>`` inside a section that interrupted reasoning: reasoning is over (rule 8).
+    #: ``</think>`` inside a section that interrupted reasoning: reasoning is over (docs/format.md#rule-8).
     SETTLE_THINK = "settle_think"
     OPEN_REASONING = "open_reasoning"
     CLOSE_REASONING = "close_reasoning"
-    #: A section or call opened inside reasoning ends it for now (rule 8).
+    #: A section or call opened inside reasoning ends it for now (docs/format.md#rule-8).
     INTERRUPT_REASONING = "interrupt_reasoning"
     OPEN_SECTION = "open_section"
     OPEN_IMPLICIT_SECTION = "open_implicit_section"
@@ -67,7 +69,8 @@ class Step(enum.Enum):
 S = Step
 K = Kind
 
-#: In a call: the markers that close it, and what follows the close (rule 5); ``</think>`` settles rule 8.
+#: In a call: the markers that close it, and what follows the close (docs/format.md#rule-5); ``</think>``
+#: settles #rule-8.
 _IN_CALL: Final = {
     K.CALL_END: (S.CLOSE_AT_CALL_END,),
     K.CALL_BEGIN: (S.CLOSE_AT_NEXT_CALL, S.BEGIN_CALL),
@@ -127,6 +130,16 @@ AT_END_OF_OUTPUT: Final[dict[State, tuple[Step, ...]]] = {
 }
 
 ORPHAN: Final = (S.ORPHAN,)
+
+#: The steps that close a call, and the closer each records (docs/format.md#rule-5). The one home of the
+#: closers: ``CallStatus`` has a flag of the same name for each (``message.closer_flag``).
+CLOSED_BY_STEP: Final[dict[Step, ClosedBy]] = {
+    S.CLOSE_AT_CALL_END: ClosedBy.CALL_END,
+    S.CLOSE_AT_NEXT_CALL: ClosedBy.NEXT_CALL,
+    S.CLOSE_AT_SECTION_END: ClosedBy.SECTION_END,
+    S.CLOSE_AT_END_OF_TURN: ClosedBy.END_OF_TURN,
+    S.CLOSE_AT_END_OF_OUTPUT: ClosedBy.END_OF_OUTPUT,
+}
 
 
 def steps_for(state: State, kind: Kind) -> tuple[Step, ...]:

@@ -1,5 +1,7 @@
-"""The request's tools, read once: their names (rule 11a), which schemas accept given arguments (11b), and
-whether a finished call is valid against its tool (per-call validation).
+"""The request's tools, read once: their names, which schemas accept given arguments, and validation.
+
+Names serve drifted ids (docs/format.md#rule-11 a), schemas the resolution by arguments (#rule-11 b), and
+per-call validation says whether a finished call is valid against its tool.
 
 Schemas are compiled on first use and kept, so a :class:`Tools` built once serves many parses. The validator
 sits behind :mod:`kimi_toolparse.schemas`.
@@ -11,14 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..tool_shape import tool_function
+from ..tool_shape import tool_functions
 from .arguments import TooDeep
 from .diagnostics import Code
 from .schemas import CompiledSchema, SchemaBroken, validator_available
 
 __all__ = ["CallProblem", "Tools", "as_tools"]
 
-#: Keywords that, set at the top level, lift the strict reading of rule 11(b).
+#: Keywords that, set at the top level, lift the strict reading of docs/format.md#rule-11 (b).
 _OPEN_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
 
 
@@ -41,7 +43,7 @@ class CallProblem:
 
 
 def _strict_keys(parameters: Mapping[str, Any]) -> frozenset[str] | None:
-    """Rule 11(b)'s strict top level: the allowed keys, or None when the top level leaves keys open.
+    """The strict top level of docs/format.md#rule-11 (b): the allowed keys, or None when keys are open.
 
     The top level is the object as written plus what a top-level local ``$ref`` chain points at; a keyword
     on any of them counts as set.
@@ -99,7 +101,7 @@ class _Tool:
         return self._compiled
 
     def accepts(self, arguments: dict[str, Any]) -> bool | None:
-        """Rule 11(b): True or False, or None when the check cannot complete (the tool is a candidate)."""
+        """#rule-11 (b): True or False, or None when the check cannot complete (the tool is a candidate)."""
         if self.parameters is None or self.parameters is True:
             return not arguments
         if self.parameters is False:
@@ -119,15 +121,13 @@ class Tools:
     """
 
     def __init__(self, tools: Iterable[Mapping[str, Any]]) -> None:
-        if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Iterable):
-            raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
         self._tools: list[_Tool] = []
         self._by_name: dict[str, _Tool] = {}
-        for i, tool in enumerate(tools):
-            fn = tool_function(tool, i)  # the check strict render() makes too
+        for i, fn in enumerate(tool_functions(tools)):  # the check strict render() and the CLI make too
             if fn is None:
                 continue  # not a function tool: nothing the model can call by name
             params = fn.get("parameters")
+            # the parser's own check: strict render() renders such a tool, as the template does (as JSON)
             if params is not None and not isinstance(params, (Mapping, bool)):
                 raise ValueError(f"tools[{i}].function.parameters must be a JSON-schema object or boolean")
             entry = _Tool(fn["name"], params)
@@ -144,7 +144,7 @@ class Tools:
         return validator_available()
 
     def candidates(self, arguments: dict[str, Any]) -> tuple[list[str], list[str]]:
-        """Rule 11(b): (names whose schema accepts the arguments, names whose check could not complete)."""
+        """#rule-11 (b): (names whose schema accepts the arguments, names whose check could not complete)."""
         accepted: list[str] = []
         unchecked: list[str] = []
         if isinstance(arguments, TooDeep):  # too deep to check: every tool is a candidate (objects only)
@@ -165,7 +165,7 @@ class Tools:
         """Per-call validation: ``()`` when the call names a declared tool and its arguments fit its schema.
 
         ``value`` is the decoded arguments (ignored when ``json_valid`` is false). The schema is read as
-        JSON Schema says (no strict top level here: that reading only serves rule 11b's choice).
+        JSON Schema says (no strict top level here: that reading only serves the choice of #rule-11 b).
         """
         if name is None:
             return (CallProblem(Code.UNRESOLVED_NAME, "the call has no function name"),)

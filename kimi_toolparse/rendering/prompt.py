@@ -22,32 +22,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .. import tokens
-from ..call_ids import normalize_tool_call_ids
-from ..tool_shape import tool_function
-from .jinja_compat import MISSING as _MISSING
-from .jinja_compat import BadConversation as _Bad
-from .jinja_compat import each_call as _each_call
-from .jinja_compat import is_image as _is_image
-from .jinja_compat import item as _item
-from .jinja_compat import render_content as _content
-from .jinja_compat import show as _show
+from ..call_ids import normalize_tool_call_ids, with_prefix
+from ..tokens import (
+    ARG_BEGIN,
+    CALL_BEGIN,
+    CALL_END,
+    IM_ASSISTANT,
+    IM_END,
+    IM_MIDDLE,
+    IM_SYSTEM,
+    IM_USER,
+    SECTION_BEGIN,
+    SECTION_END,
+)
+from ..tool_shape import tool_functions
+from .jinja_compat import MISSING, BadConversation, each_call, is_image, item, render_content, show
 from .legacy import render_legacy
 from .templates import MODELS, ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
 
 __all__ = ["encode_prompt", "render", "render_ids"]
 
-_USER: Final = tokens.IM_USER
-_ASSISTANT: Final = tokens.IM_ASSISTANT
-_SYSTEM: Final = tokens.IM_SYSTEM
-_MIDDLE: Final = tokens.IM_MIDDLE
-_END: Final = tokens.IM_END
-_SECTION_BEGIN: Final = tokens.SECTION_BEGIN
-_SECTION_END: Final = tokens.SECTION_END
-_CALL_BEGIN: Final = tokens.CALL_BEGIN
-_ARG_BEGIN: Final = tokens.ARG_BEGIN
-_CALL_END: Final = tokens.CALL_END
-_GENERATION: Final = _ASSISTANT + "assistant" + _MIDDLE
+_GENERATION: Final = IM_ASSISTANT + "assistant" + IM_MIDDLE
 _EMPTY_THINK: Final = tokens.THINK_BEGIN + tokens.THINK_END
 _TEMPLATE_KWARGS: Final = ("thinking", "preserve_thinking")
 #: The roles of OpenAI's chat format; the templates render any other role too, as a turn named after it.
@@ -110,14 +106,6 @@ def _tool_declaration(tools: Any, template: ChatTemplate, plain: bool) -> str:
     return declared if declared else canonical
 
 
-def _check_tools(tools: Any) -> None:
-    """Strict mode: the tools parse() accepts, with the same check and the same words."""
-    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, (list, tuple)):
-        raise TypeError(f"tools must be a list of OpenAI tool dicts, not {type(tools).__name__}")
-    for i, tool in enumerate(tools):
-        tool_function(tool, i)
-
-
 # --- messages ------------------------------------------------------------------------------------------
 
 
@@ -154,29 +142,31 @@ def _as_tool_dicts(tools: Any) -> Any:
 def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
     """Strict mode: name the message and field of anything that would render into an odd prompt."""
     if not messages:
-        raise _Bad("messages is empty: a prompt needs at least one message")
+        raise BadConversation("messages is empty: a prompt needs at least one message")
     call_ids: set[Any] = set()  # the ids of the calls so far: a tool result answers one of them
     for i, m in enumerate(messages):
         role = m.get("role")
         if not isinstance(role, str) or not role:
-            raise _Bad(f"messages[{i}].role must be a non-empty string (system, user, assistant or tool)")
+            raise BadConversation(
+                f"messages[{i}].role must be a non-empty string (system, user, assistant or tool)"
+            )
         if role not in _ROLES:
-            raise _Bad(
+            raise BadConversation(
                 f"messages[{i}].role is {role!r}: the roles are {', '.join(_ROLES)} "
                 f"(strict=False renders it as the template does, as a turn named {role!r})"
             )
         name = m.get("name")
         if name is not None and not isinstance(name, str):
-            raise _Bad(f"messages[{i}].name must be a string, not {type(name).__name__}")
+            raise BadConversation(f"messages[{i}].name must be a string, not {type(name).__name__}")
         _check_content(m.get("content"), template, f"messages[{i}].content")
         for field in ("reasoning_content", "reasoning"):
             value = m.get(field)
             if value is not None and not isinstance(value, str):
-                raise _Bad(f"messages[{i}].{field} must be a string, not {type(value).__name__}")
+                raise BadConversation(f"messages[{i}].{field} must be a string, not {type(value).__name__}")
         calls = m.get("tool_calls")
         if calls is not None:
             if role != "assistant":
-                raise _Bad(
+                raise BadConversation(
                     f"messages[{i}] is a {role} message with tool_calls: only assistant messages have them"
                 )
             _check_calls(calls, f"messages[{i}].tool_calls")
@@ -184,12 +174,12 @@ def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
         if role == "tool":
             call_id = m.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
-                raise _Bad(
+                raise BadConversation(
                     f"messages[{i}].tool_call_id is missing: a tool result must name the call it answers "
                     "(the id of one of the previous assistant message's tool_calls)"
                 )
             if call_id not in call_ids:
-                raise _Bad(
+                raise BadConversation(
                     f"messages[{i}].tool_call_id is {call_id!r}, which names no earlier tool call: a tool "
                     "result answers the id of a call in an earlier assistant message's tool_calls"
                 )
@@ -199,43 +189,53 @@ def _check_content(content: Any, template: ChatTemplate, where: str) -> None:
     if content is None or isinstance(content, str):
         return
     if not isinstance(content, (list, tuple)):
-        raise _Bad(f"{where} must be a string, null or a list of parts, not {type(content).__name__}")
+        raise BadConversation(
+            f"{where} must be a string, null or a list of parts, not {type(content).__name__}"
+        )
     for j, part in enumerate(content):
         if not isinstance(part, dict):
-            raise _Bad(f"{where}[{j}] must be a dict like {{'type': 'text', 'text': ...}}")
+            raise BadConversation(f"{where}[{j}] must be a dict like {{'type': 'text', 'text': ...}}")
         kind = part.get("type")
-        if _is_image(part, template):
+        if is_image(part, template):
             continue
         if template.video_placeholder is not None and kind in ("video", "video_url"):
             continue
         if kind == "text" or (kind is None and "text" in part):
             if not isinstance(part.get("text"), str):
-                raise _Bad(f"{where}[{j}].text must be a string")
+                raise BadConversation(f"{where}[{j}].text must be a string")
             continue
         if kind in ("video", "video_url"):
-            raise _Bad(f"{where}[{j}] is a video: {template.name}'s template has no video placeholder")
-        raise _Bad(f"{where}[{j}] has type {kind!r}: the template renders text, image and video parts only")
+            raise BadConversation(
+                f"{where}[{j}] is a video: {template.name}'s template has no video placeholder"
+            )
+        raise BadConversation(
+            f"{where}[{j}] has type {kind!r}: the template renders text, image and video parts only"
+        )
 
 
 def _check_calls(calls: Any, where: str) -> None:
     if not isinstance(calls, (list, tuple)):
-        raise _Bad(f"{where} must be a list, not {type(calls).__name__}")
+        raise BadConversation(f"{where} must be a list, not {type(calls).__name__}")
     for k, call in enumerate(calls):
         if not isinstance(call, dict):
-            raise _Bad(f"{where}[{k}] must be a dict with id and function")
+            raise BadConversation(f"{where}[{k}] must be a dict with id and function")
         function = call.get("function")
         if not isinstance(function, dict):
-            raise _Bad(f"{where}[{k}].function must be a dict with name and arguments")
+            raise BadConversation(f"{where}[{k}].function must be a dict with name and arguments")
         name = function.get("name")
         if not isinstance(name, str) or not name:
-            raise _Bad(f"{where}[{k}].function.name is missing: every tool call needs the function's name")
+            raise BadConversation(
+                f"{where}[{k}].function.name is missing: every tool call needs the function's name"
+            )
         arguments = function.get("arguments")
         if not isinstance(arguments, (str, dict)):
             shown = "missing" if arguments is None else f"a {type(arguments).__name__}"
-            raise _Bad(f"{where}[{k}].function.arguments is {shown}: it must be a JSON string or a dict")
+            raise BadConversation(
+                f"{where}[{k}].function.arguments is {shown}: it must be a JSON string or a dict"
+            )
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
-            raise _Bad(
+            raise BadConversation(
                 f"{where}[{k}].id is missing: the template writes each call's id into the prompt "
                 "(normalize_ids=True gives every call a functions.NAME:IDX id)"
             )
@@ -244,20 +244,20 @@ def _check_calls(calls: Any, where: str) -> None:
 def _with_prefix(call_id: Any, field: str) -> str:
     """``functions.`` before an id that lacks it, as some older revisions write ids."""
     if not isinstance(call_id, str):
-        raise _Bad(
-            f"{field} is {'missing' if call_id is _MISSING else repr(call_id)}: the template cannot prefix it"
+        raise BadConversation(
+            f"{field} is {'missing' if call_id is MISSING else repr(call_id)}: the template cannot prefix it"
         )
-    return call_id if call_id.startswith("functions.") else "functions." + call_id
+    return with_prefix(call_id)
 
 
 def _calls(calls: Any, prefix_ids: bool = False) -> str:
     """The tool-call section: each call's id and arguments (a string verbatim, anything else as JSON)."""
-    out = [_SECTION_BEGIN]
-    for k, call, function in _each_call(calls):
-        arguments = _item(function, "arguments")
+    out = [SECTION_BEGIN]
+    for k, call, function in each_call(calls):
+        arguments = item(function, "arguments")
         if type(arguments) is not str:
-            if arguments is _MISSING:
-                raise _Bad(
+            if arguments is MISSING:
+                raise BadConversation(
                     f"tool_calls[{k}].function.arguments is missing: the template cannot render the call"
                 )
             if isinstance(arguments, str):
@@ -266,11 +266,13 @@ def _calls(calls: Any, prefix_ids: bool = False) -> str:
                 try:
                     arguments = json.dumps(arguments, ensure_ascii=False)
                 except (TypeError, ValueError) as e:
-                    raise _Bad(f"tool_calls[{k}].function.arguments cannot be written as JSON: {e}") from None
-        call_id = _item(call, "id")
-        shown = _with_prefix(call_id, f"tool_calls[{k}].id") if prefix_ids else _show(call_id)
-        out += (_CALL_BEGIN, shown, _ARG_BEGIN, arguments, _CALL_END)
-    out.append(_SECTION_END)
+                    raise BadConversation(
+                        f"tool_calls[{k}].function.arguments cannot be written as JSON: {e}"
+                    ) from None
+        call_id = item(call, "id")
+        shown = _with_prefix(call_id, f"tool_calls[{k}].id") if prefix_ids else show(call_id)
+        out += (CALL_BEGIN, shown, ARG_BEGIN, arguments, CALL_END)
+    out.append(SECTION_END)
     return "".join(out)
 
 
@@ -279,15 +281,15 @@ def _reasoning(message: dict[str, Any], template: ChatTemplate, strict: bool) ->
     get = message.get
     if not strict:
         if template.reads_reasoning_field:
-            return _show(get("reasoning", get("reasoning_content", "")))
-        return _show(get("reasoning_content", ""))
+            return show(get("reasoning", get("reasoning_content", "")))
+        return show(get("reasoning_content", ""))
     reasoning = get("reasoning")
     if template.reads_reasoning_field and reasoning is not None:
         return reasoning  # type: ignore[no-any-return]
     for field in ("reasoning_content", "thinking"):
         value = get(field)
         if value is not None:
-            return _show(value)
+            return show(value)
     return reasoning if reasoning is not None else ""
 
 
@@ -307,7 +309,7 @@ def _render(
 
     out: list[str] = []
     if tools:
-        out += (_SYSTEM, "tool_declare", _MIDDLE, _tool_declaration(tools, template, plain), _END)
+        out += (IM_SYSTEM, "tool_declare", IM_MIDDLE, _tool_declaration(tools, template, plain), IM_END)
 
     # keep_from: the first message whose reasoning is kept. Those after the last answer (an assistant turn
     # without tool calls; it gets an empty think block itself), from the last user message on (K2-Thinking's
@@ -330,14 +332,14 @@ def _render(
                 break
 
     default_system = template.default_system
-    if default_system is not None and (_item(messages[0], "role") if messages else _MISSING) != "system":
+    if default_system is not None and (item(messages[0], "role") if messages else MISSING) != "system":
         placement = template.default_system_placement
         if (
             placement is SystemPlacement.BEFORE_MESSAGES
             or (placement is SystemPlacement.AT_FIRST_MESSAGE and messages)
             or (placement is SystemPlacement.AT_FIRST_OF_HISTORY and keep_from > 0)
         ):
-            out += (_SYSTEM, "system", _MIDDLE, default_system, _END, template.default_system_suffix)
+            out += (IM_SYSTEM, "system", IM_MIDDLE, default_system, IM_END, template.default_system_suffix)
 
     empty_kept_think = (
         template.reads_thinking
@@ -347,15 +349,15 @@ def _render(
 
     for idx, m in enumerate(messages):
         try:
-            role = m.get("role", _MISSING)
+            role = m.get("role", MISSING)
             name = m.get("name")
             who = name if name else role
             if role == "user":
-                out += (_USER, _show(who), _MIDDLE)
+                out += (IM_USER, show(who), IM_MIDDLE)
             elif role == "assistant":
-                out += (_ASSISTANT, _show(who), _MIDDLE)
+                out += (IM_ASSISTANT, show(who), IM_MIDDLE)
             else:
-                out += (_SYSTEM, _show(who), _MIDDLE)
+                out += (IM_SYSTEM, show(who), IM_MIDDLE)
 
             if role == "assistant":
                 if mode is not Reasoning.NONE:
@@ -363,21 +365,21 @@ def _render(
                         out += (template.think_open, template.think_close)
                     else:
                         out += (template.think_open, _reasoning(m, template, strict), template.think_close)
-                out.append(_content(m.get("content"), template))
+                out.append(render_content(m.get("content"), template))
                 calls = m.get("tool_calls")
                 if calls:
                     out.append(_calls(calls, template.prefix_call_ids))
             elif role == "tool":
-                call_id = m.get("tool_call_id", _MISSING)
+                call_id = m.get("tool_call_id", MISSING)
                 if template.prefix_result_ids:
                     call_id = _with_prefix(call_id, "tool_call_id")
-                out += ("## Return of ", _show(call_id), "\n")
-                out.append(_content(m.get("content"), template))
+                out += ("## Return of ", show(call_id), "\n")
+                out.append(render_content(m.get("content"), template))
             else:
-                out.append(_content(m.get("content"), template))
-        except _Bad as e:
+                out.append(render_content(m.get("content"), template))
+        except BadConversation as e:
             raise ValueError(f"messages[{idx}]: {e}") from None
-        out.append(_END)
+        out.append(IM_END)
 
     if add_generation_prompt:
         out.append(_GENERATION)
@@ -442,13 +444,13 @@ def render(
     message_list = _as_message_dicts(messages)
     tools = _as_tool_dicts(tools)
     if tools is not None and strict:
-        _check_tools(tools)
+        tool_functions(tools, sequence=True)  # the tools parse() accepts, in the same words
     if normalize_ids:  # first, so that calls without ids get one
         message_list = normalize_tool_call_ids(message_list, strict=strict).messages
     if strict:
         try:
             _check_messages(message_list, template)
-        except _Bad as e:
+        except BadConversation as e:
             raise ValueError(str(e)) from None
     try:
         return _render(
@@ -461,7 +463,7 @@ def render(
             strict,
             plain_template,
         )
-    except _Bad as e:
+    except BadConversation as e:
         raise ValueError(str(e)) from None
 
 

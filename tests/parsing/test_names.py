@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,3 +83,18 @@ def test_names_agree_with_the_forms_split(call_id: str) -> None:
         assert split is not None and split[0] == name
     elif split is not None:
         assert any(c.isspace() for c in split[0]) or not any(c.isalnum() or c == "_" for c in split[0])
+
+
+#: Rule 10 as a regular expression, independent of ``call_ids``: the greedy group puts the split on the LAST
+#: ``:`` that only ASCII digits follow; one leading ``functions.`` is removed from the name.
+_RULE_10 = re.compile(r"(?:functions\.)?(.*):[0-9]+", re.DOTALL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(call_id=IDS.map("".join))
+def test_names_agree_with_rule_10_written_as_a_regex(call_id: str) -> None:
+    m = _RULE_10.fullmatch(call_id.strip())
+    want = None
+    if m is not None and m.group(1) and not any(c.isspace() for c in m.group(1)):
+        want = m.group(1) if any(c.isalnum() or c == "_" for c in m.group(1)) else None
+    assert name_from_id(call_id) == want

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from kimi_toolparse import CallStatus, Code, StreamParser
+from kimi_toolparse import CallStatus, ClosedBy, Code, StreamParser, ToolCall
 from kimi_toolparse.parsing import parser as parser_module
-from kimi_toolparse.parsing.states import AT_END_OF_OUTPUT, ORPHAN, TRANSITIONS, State, Step, steps_for
+from kimi_toolparse.parsing.message import closer_flag
+from kimi_toolparse.parsing.states import (
+    AT_END_OF_OUTPUT,
+    CLOSED_BY_STEP,
+    ORPHAN,
+    TRANSITIONS,
+    State,
+    Step,
+    steps_for,
+)
 from kimi_toolparse.tokens import Kind
 
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
@@ -45,9 +54,26 @@ def test_every_step_is_reachable_from_the_table() -> None:
 
 def test_every_step_has_exactly_one_action_in_the_parser() -> None:
     actions = set(parser_module._STEPS)
-    closers = set(parser_module._CLOSED_BY_STEP)
+    closers = set(CLOSED_BY_STEP)
     assert not actions & closers
     assert actions | closers == set(Step)
+
+
+def test_the_closers_are_named_alike_in_the_steps_the_closed_by_and_the_status() -> None:
+    """One spelling of the closers: ``Step.CLOSE_AT_X`` records ``ClosedBy.X``, flagged ``CallStatus.X``."""
+    step_names = {step.name.removeprefix("CLOSE_AT_") for step in Step if step.name.startswith("CLOSE_AT_")}
+    closed_by_names = {closed_by.name for closed_by in ClosedBy}
+    status_names = {flag.name for flag in CallStatus if flag.name in closed_by_names}
+    assert step_names == closed_by_names == status_names
+    assert {step.name.removeprefix("CLOSE_AT_"): c.name for step, c in CLOSED_BY_STEP.items()} == {
+        n: n for n in closed_by_names
+    }
+    for closed_by in ClosedBy:
+        assert closer_flag(closed_by) is CallStatus[closed_by.name]
+        assert (
+            ToolCall(index=0, id="i", name="f", arguments="{}", status=closer_flag(closed_by)).closed_by
+            is closed_by
+        )
 
 
 def test_every_state_has_a_text_handler() -> None:

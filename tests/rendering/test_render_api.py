@@ -469,6 +469,17 @@ def test_malformed_tools_are_refused_by_render_and_parse_alike(tools: Any, error
     )
 
 
+@pytest.mark.parametrize("tools", ["get_weather", {"type": "function"}, 3])
+def test_a_tool_list_that_is_no_list_is_refused_alike(tools: Any) -> None:
+    from kimi_toolparse import parse
+
+    with pytest.raises(TypeError, match="tools must be a list of OpenAI tool dicts") as rendering:
+        render([{"role": "user", "content": "x"}], tools, model="kimi-k2.5")
+    with pytest.raises(TypeError, match="tools must be a list of OpenAI tool dicts") as parsing:
+        parse("x", tools=tools)
+    assert str(rendering.value) == str(parsing.value)
+
+
 def test_tools_of_other_types_and_bare_functions_pass_both() -> None:
     from kimi_toolparse import parse
 

@@ -188,6 +188,41 @@ def test_bad_input_is_one_line_and_exit_2(
     assert re.search(error, err), err
 
 
+@pytest.mark.parametrize(
+    ("tools", "error"),
+    [
+        ({"tools": [{"type": "function", "function": {}}]}, r"tools\[0\] has no function name"),
+        ([{"name": ""}], r"tools\[0\] has no function name"),
+        ([1], r"tools\[0\] must be a dict, not int"),
+    ],
+)
+def test_a_tools_file_is_checked_as_render_checks_tools(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tools: Any, error: str
+) -> None:
+    """``--tools`` goes through the same shape check as ``render()`` and ``parse()``: the file is named."""
+    request = _write(tmp_path, "req.json", {"messages": MESSAGES[:1]})
+    path = _write(tmp_path, "tools.json", tools)
+    code, out, err = _run(capsys, request, "--tools", path, "--model", "kimi-k2.5")
+    assert code == 2 and out == ""
+    assert err.startswith(f"kimi-toolparse: {path}: ") and err.count("\n") == 1, err
+    assert re.search(error, err), err
+    with pytest.raises(ValueError if tools != [1] else TypeError, match=error):
+        render(MESSAGES[:1], tools.get("tools") if isinstance(tools, dict) else tools, model="kimi-k2.5")
+
+
+def test_a_lenient_render_takes_the_tools_file_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tools = [{"function": {}}]
+    request = _write(tmp_path, "req.json", {"messages": MESSAGES[:1]})
+    path = _write(tmp_path, "tools.json", tools)
+    code, out, err = _run(capsys, request, "--tools", path, "--model", "kimi-k2.5", "--lenient")
+    assert (code, err) == (0, "")
+    assert out == render(MESSAGES[:1], tools, model="kimi-k2.5", strict=False)
+    code, out, err = _run(capsys, request, "--tools", _write(tmp_path, "t.json", {"x": 1}), "--lenient")
+    assert code == 2 and "must hold a list of tools" in err
+
+
 def test_installed_command(tmp_path: Path) -> None:
     request = _write(tmp_path, "req.json", {"messages": MESSAGES, "tools": TOOLS})
     done = subprocess.run(
