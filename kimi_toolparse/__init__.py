@@ -12,12 +12,17 @@ Parse a whole output with :func:`parse`, or stream it through :class:`StreamPars
 Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
 
     prompt = render(messages, tools, model="kimi-k2.5")
+
+Constrain an engine's decoding to well-formed calls with :func:`grammar_for` (the ``constrain`` extra)::
+
+    grammar = grammar_for(tools, messages=messages, tool_choice="required", format="ebnf")
 """
 
 from __future__ import annotations
 
 from .call_ids import ToolCallIds, normalize_tool_call_ids
 from .chat import ChatMessage, ChatToolCall, ChatToolCallFunction, Conversation, ToolDefinition
+from .constrain import SchemaNote, ToolGrammar, grammar_for, grammar_for_request
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
 from .message import CallStatus, ClosedBy, ParsedMessage, ToolCall
@@ -44,6 +49,7 @@ __all__ = [
     "KimiVocabulary",
     "ParsedMessage",
     "ReasoningDelta",
+    "SchemaNote",
     "StreamParser",
     "ToolCall",
     "ToolCallEnd",
@@ -51,9 +57,12 @@ __all__ = [
     "ToolCallStart",
     "ToolDeclarationError",
     "ToolDefinition",
+    "ToolGrammar",
     "Tools",
     "__version__",
     "encode_prompt",
+    "grammar_for",
+    "grammar_for_request",
     "normalize_tool_call_ids",
     "parse",
     "render",
