@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .. import normalize_tool_call_ids, tokens
-from .ebnf import embed_rules, quote, text_rules, to_gbnf
+from .ebnf import GBNF_JSON_STRING, builtins, embed_rules, quote, text_rules, to_gbnf
 
 __all__ = [
     "FORMATS",
@@ -52,6 +53,7 @@ TAG_TEXT_EXCLUDES: tuple[str, ...] = tuple(
     )
 )
 _TEXT_RULES = text_rules()
+_SHARED_RULES = frozenset({"gbnf_json_string"})
 
 #: Arguments of a tool whose schema cannot be converted: any JSON object.
 ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -251,6 +253,9 @@ def _loosened(schema: Any) -> list[str]:
     return sorted(found)
 
 
+_XGR_LOG_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: ")
+
+
 @dataclasses.dataclass(frozen=True)
 class _Converted:
     schema: Any  # what the structural tag carries
@@ -274,7 +279,7 @@ def _convert(name: str, schema_json: str) -> _Converted:
     try:
         ebnf = str(xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=True))
     except Exception as e:  # xgrammar raises several kinds; any failure means the fallback
-        reason = " ".join(str(e).split())[:200]
+        reason = _XGR_LOG_PREFIX.sub("", " ".join(str(e).split()))[:200]
         note = SchemaNote(
             name, "unconstrained", f"xgrammar cannot convert its schema ({reason}); any JSON object"
         )
@@ -374,8 +379,39 @@ def _build(
     if format == "structural-tag":
         text = _structural_tag(callable_tools, choice, thinking, first_index, positions)
     else:
+        if format == "gbnf":
+            callable_tools = [(name, _for_gbnf(name, conv, notes)) for name, conv in callable_tools]
         text = _ebnf(callable_tools, choice, thinking, first_index, positions, gbnf=format == "gbnf")
     return ToolGrammar(format, text, tuple(notes), first_index, tuple(name for name, _ in callable_tools))
+
+
+def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converted:
+    """The tool's grammar without xgrammar builtins: a ``Regex(..., json_string=true)`` (a string pattern
+    with length limits) becomes any string; any other builtin makes the tool unconstrained."""
+    calls = builtins(conv.ebnf)
+    if not calls:
+        return conv
+    ebnf = conv.ebnf
+    if all("json_string=true" in call for call in calls):
+        for call in calls:
+            ebnf = ebnf.replace(call, "gbnf_json_string")
+        notes.append(
+            SchemaNote(
+                name, "loosened", "GBNF cannot express a string pattern with length limits: any string there"
+            )
+        )
+        return _Converted(conv.schema, ebnf, None)
+    fallback = _convert(name, json.dumps(ANY_OBJECT))
+    notes.append(
+        SchemaNote(
+            name,
+            "unconstrained",
+            "GBNF cannot express xgrammar's "
+            + ", ".join(sorted({c.split("(")[0] for c in calls}))
+            + "; any JSON object",
+        )
+    )
+    return fallback
 
 
 def _structural_tag(
@@ -457,8 +493,10 @@ def _ebnf(
     rules.append(_TEXT_RULES.rstrip("\n"))
     if choice != "none":
         for i, (_, conv) in enumerate(tools):
-            body_rules, _root = embed_rules(conv.ebnf, f"args_{i}_")
+            body_rules, _root = embed_rules(conv.ebnf, f"args_{i}_", keep=_SHARED_RULES)
             rules.append(body_rules.rstrip("\n"))
+        if gbnf and any("gbnf_json_string" in conv.ebnf for _, conv in tools):
+            rules.append(GBNF_JSON_STRING)
     text = "\n".join(rules) + "\n"
     return to_gbnf(text) if gbnf else text
 

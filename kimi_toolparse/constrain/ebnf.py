@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TEXT_EXCLUDES", "embed_rules", "quote", "strip_lookaheads", "text_rules", "to_gbnf"]
+__all__ = [
+    "GBNF_JSON_STRING",
+    "TEXT_EXCLUDES",
+    "builtins",
+    "embed_rules",
+    "quote",
+    "strip_lookaheads",
+    "text_rules",
+    "to_gbnf",
+]
 
 #: What free text (content, reasoning) may not contain: every Kimi special token starts with ``<|``;
 #: ``<think>``, ``</think>`` and the bracket spellings are markers to the parser in text mode.
@@ -83,15 +92,61 @@ def _skip_literal(text: str, i: int, close: str) -> int:
     return n
 
 
+def _skip_call(text: str, i: int) -> int:
+    """Index just past the parenthesised argument list that starts at ``text[i]``."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c in '"[':
+            i = _skip_literal(text, i, '"' if c == '"' else "]")
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+_BUILTIN = re.compile(r"\b([A-Z][A-Za-z]*)\(")
+#: GBNF for any JSON string: what a ``Regex(..., json_string=true)`` becomes there.
+GBNF_JSON_STRING = (
+    'gbnf_json_string ::= "\\"" ([^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F]{4}))* "\\""'
+)
+
+
+def builtins(grammar: str) -> list[str]:
+    """The builtin calls (``Regex(...)``…) in an xgrammar grammar, outside literals; GBNF has none."""
+    found: list[str] = []
+    i = 0
+    n = len(grammar)
+    while i < n:
+        c = grammar[i]
+        if c in '"[':
+            i = _skip_literal(grammar, i, '"' if c == '"' else "]")
+            continue
+        m = _BUILTIN.match(grammar, i)
+        if m and (i == 0 or not _is_name_char(grammar[i - 1])):
+            k = _skip_call(grammar, m.end() - 1)
+            found.append(grammar[i:k])
+            i = k
+            continue
+        i += 1
+    return found
+
+
 def _is_name_char(c: str) -> bool:
     return c.isalnum() or c in "_-."
 
 
-def embed_rules(grammar: str, prefix: str) -> tuple[str, str]:
+def embed_rules(grammar: str, prefix: str, keep: frozenset[str] = frozenset()) -> tuple[str, str]:
     """Prefix every rule name of an xgrammar-printed grammar; returns (rules text, new name of ``root``).
 
     Rule names are the identifiers left of ``::=``; references are identifiers in the bodies outside
-    string literals and character classes.
+    string literals and character classes. Names in ``keep`` are shared rules and stay as they are.
     """
     out: list[str] = []
     i = 0
@@ -110,9 +165,13 @@ def embed_rules(grammar: str, prefix: str) -> tuple[str, str]:
             j = i + 1
             while j < n and _is_name_char(grammar[j]):
                 j += 1
+            if j < n and grammar[j] == "(":  # a builtin such as Regex("...", json_string=true): verbatim
+                k = _skip_call(grammar, j)
+                out.append(grammar[i:k])
+                i = k
+                continue
             name = grammar[i:j]
-            # a builtin call such as TagDispatch(...) would be followed by "("; JSON grammars have none
-            out.append(prefix + name)
+            out.append(name if name in keep else prefix + name)
             i = j
         else:
             out.append(c)
