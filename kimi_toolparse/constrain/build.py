@@ -53,7 +53,7 @@ TAG_TEXT_EXCLUDES: tuple[str, ...] = tuple(
     )
 )
 _TEXT_RULES = text_rules()
-_SHARED_RULES = frozenset({"gbnf_json_string"})
+_SHARED_RULES = frozenset({"gbnf_string_chars"})
 
 #: Arguments of a tool whose schema cannot be converted: any JSON object.
 ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -394,7 +394,7 @@ def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converte
     ebnf = conv.ebnf
     if all("json_string=true" in call for call in calls):
         for call in calls:
-            ebnf = ebnf.replace(call, "gbnf_json_string")
+            ebnf = ebnf.replace(call, "gbnf_string_chars")
         notes.append(
             SchemaNote(
                 name, "loosened", "GBNF cannot express a string pattern with length limits: any string there"
@@ -495,7 +495,7 @@ def _ebnf(
         for i, (_, conv) in enumerate(tools):
             body_rules, _root = embed_rules(conv.ebnf, f"args_{i}_", keep=_SHARED_RULES)
             rules.append(body_rules.rstrip("\n"))
-        if gbnf and any("gbnf_json_string" in conv.ebnf for _, conv in tools):
+        if gbnf and any("gbnf_string_chars" in conv.ebnf for _, conv in tools):
             rules.append(GBNF_JSON_STRING)
     text = "\n".join(rules) + "\n"
     return to_gbnf(text) if gbnf else text

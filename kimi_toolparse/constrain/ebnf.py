@@ -112,9 +112,10 @@ def _skip_call(text: str, i: int) -> int:
 
 
 _BUILTIN = re.compile(r"\b([A-Z][A-Za-z]*)\(")
-#: GBNF for any JSON string: what a ``Regex(..., json_string=true)`` becomes there.
+#: GBNF for the characters of any JSON string: what ``Regex(..., json_string=true)`` (a pattern on a
+#: string's characters, between its quotes) becomes there.
 GBNF_JSON_STRING = (
-    'gbnf_json_string ::= "\\"" ([^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F]{4}))* "\\""'
+    'gbnf_string_chars ::= ([^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F]{4}))*'
 )
 
 
