@@ -253,6 +253,9 @@ def _loosened(schema: Any) -> list[str]:
     return sorted(found)
 
 
+#: llama.cpp copies a rule once per repetition of ``x{m,n}``: larger bounds are left out of GBNF.
+GBNF_MAX_REPEAT = 1000
+_REPEAT = re.compile(r"\{(\d+),\s*(-?\d+)\}")
 _XGR_LOG_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: ")
 
 
@@ -388,10 +391,27 @@ def _build(
 def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converted:
     """The tool's grammar without xgrammar builtins: a ``Regex(..., json_string=true)`` (a string pattern
     with length limits) becomes any string; any other builtin makes the tool unconstrained."""
-    calls = builtins(conv.ebnf)
+    ebnf = conv.ebnf
+    wide = [m for m in _REPEAT.finditer(ebnf) if max(int(m.group(1)), int(m.group(2))) > GBNF_MAX_REPEAT]
+    if wide:
+
+        def narrow(m: re.Match[str]) -> str:
+            low, high = int(m.group(1)), int(m.group(2))
+            return (
+                m.group(0)
+                if max(low, high) <= GBNF_MAX_REPEAT
+                else f"{{{0 if low > GBNF_MAX_REPEAT else low}, -1}}"
+            )
+
+        ebnf = _REPEAT.sub(narrow, ebnf)
+        message = (
+            f"GBNF engines unroll repetitions: bounds over {GBNF_MAX_REPEAT} (length, items) not enforced"
+        )
+        notes.append(SchemaNote(name, "loosened", message))
+        conv = _Converted(conv.schema, ebnf, None)
+    calls = builtins(ebnf)
     if not calls:
         return conv
-    ebnf = conv.ebnf
     if all("json_string=true" in call for call in calls):
         for call in calls:
             ebnf = ebnf.replace(call, "gbnf_string_chars")

@@ -27,7 +27,8 @@ TEXT_EXCLUDES = ("<|", "<think>", "</think>", "[BOS]", "[EOS]", "[EOT]", "[UNK]"
 
 
 def _class_char(ch: str) -> str:
-    return ch if ch.isalnum() else f"\\x{ord(ch):02x}"
+    # \\u with its fixed four digits: xgrammar reads \\x greedily (\\x5bE is U+05BE)
+    return ch if ch.isalnum() else f"\\u{ord(ch):04x}"
 
 
 def text_rules(excludes: tuple[str, ...] = TEXT_EXCLUDES, name: str = "text") -> str:
@@ -65,13 +66,13 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def quote(s: str) -> str:
-    """A string literal both dialects read the same way (controls as ``\\xHH``)."""
+    """A string literal both dialects read the same way (controls as ``\\u00HH``)."""
     out = []
     for ch in s:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
+            out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
@@ -234,12 +235,12 @@ def _gbnf_escape(m: re.Match[str]) -> str:
     body = m.group(1)
     if len(body) > 1 or body in _GBNF_SIMPLE:
         return m.group(0)
-    return "\\x00" if body == "0" else f"\\x{ord(body):02x}"
+    return f"\\u{ord(body) if body != '0' else 0:04x}"
 
 
 def to_gbnf(grammar: str) -> str:
     """xgrammar EBNF as GBNF: no lookaheads, ``{m, -1}`` as ``*``/``+``/``{m,}``, escapes llama.cpp does not
-    read (``\\0``, ``\\-``, ``\\/``…) as ``\\xHH``, and
+    read (``\\0``, ``\\-``, ``\\/``…) as ``\\u00HH``, and
     ``-`` for ``_`` in rule names (llama.cpp's names are letters, digits and hyphens)."""
 
     def repeat(m: re.Match[str]) -> str:
