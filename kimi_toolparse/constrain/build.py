@@ -52,7 +52,9 @@ TAG_TEXT_EXCLUDES: tuple[str, ...] = tuple(
         | {tokens.SINGULAR_SECTION_BEGIN, tokens.SINGULAR_SECTION_END}
     )
 )
-_TEXT_RULES = text_rules()
+_TEXT_RULES = text_rules().rstrip("\n")
+_TEXT_RULES_GBNF = to_gbnf(_TEXT_RULES)
+_GBNF_JSON_STRING = to_gbnf(GBNF_JSON_STRING)
 _SHARED_RULES = frozenset({"gbnf_string_chars"})
 
 #: Arguments of a tool whose schema cannot be converted: any JSON object.
@@ -487,6 +489,13 @@ def _structural_tag(
     return json.dumps(root, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=1024)
+def _embedded(ebnf: str, index: int, gbnf: bool) -> str:
+    """A tool's argument rules under the names ``args_INDEX_…`` (``args-INDEX-…`` in GBNF)."""
+    rules, _root = embed_rules(ebnf, f"args_{index}_", keep=_SHARED_RULES)
+    return (to_gbnf(rules) if gbnf else rules).rstrip("\n")
+
+
 def _ebnf(
     tools: list[tuple[str, _Converted]],
     choice: str,
@@ -496,29 +505,27 @@ def _ebnf(
     *,
     gbnf: bool,
 ) -> str:
+    s = "-" if gbnf else "_"  # llama.cpp's rule names have no underscore
     rules: list[str] = []
     reasoning = f'text "{THINK_END}"' if thinking else f'("{THINK_BEGIN}" text "{THINK_END}")?'
     body = {"none": "text", "auto": "text section?"}.get(choice, "text section")
     rules.append(f"root ::= {reasoning} {body}")
     if choice != "none":
-        rules.append(f"section ::= {quote(SECTION_BEGIN)} calls_0 {quote(SECTION_END)}")
+        rules.append(f"section ::= {quote(SECTION_BEGIN)} calls{s}0 {quote(SECTION_END)}")
+        names = [quote(name + ":") for name, _ in tools]
         for k in range(positions):
-            nxt = f" calls_{k + 1}?" if k + 1 < positions else ""
-            rules.append(f"calls_{k} ::= call_{k}{nxt}")
+            nxt = f" calls{s}{k + 1}?" if k + 1 < positions else ""
+            rules.append(f"calls{s}{k} ::= call{s}{k}{nxt}")
             heads = " | ".join(
-                f"{quote(f'{name}:{first + k}{ARG_BEGIN}')} args_{i}_root"
-                for i, (name, _) in enumerate(tools)
+                f'{name[:-1]}{first + k}{ARG_BEGIN}" args{s}{i}{s}root' for i, name in enumerate(names)
             )
-            rules.append(f"call_{k} ::= {quote(CALL_BEGIN + 'functions.')} ({heads}) {quote(CALL_END)}")
-    rules.append(_TEXT_RULES.rstrip("\n"))
+            rules.append(f"call{s}{k} ::= {quote(CALL_BEGIN + 'functions.')} ({heads}) {quote(CALL_END)}")
+    rules.append(_TEXT_RULES_GBNF if gbnf else _TEXT_RULES)
     if choice != "none":
-        for i, (_, conv) in enumerate(tools):
-            body_rules, _root = embed_rules(conv.ebnf, f"args_{i}_", keep=_SHARED_RULES)
-            rules.append(body_rules.rstrip("\n"))
+        rules.extend(_embedded(conv.ebnf, i, gbnf) for i, (_, conv) in enumerate(tools))
         if gbnf and any("gbnf_string_chars" in conv.ebnf for _, conv in tools):
-            rules.append(GBNF_JSON_STRING)
-    text = "\n".join(rules) + "\n"
-    return to_gbnf(text) if gbnf else text
+            rules.append(_GBNF_JSON_STRING)
+    return "\n".join(rules) + "\n"
 
 
 def grammar_for_request(

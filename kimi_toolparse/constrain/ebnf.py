@@ -65,54 +65,43 @@ def text_rules(excludes: tuple[str, ...] = TEXT_EXCLUDES, name: str = "text") ->
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
 def quote(s: str) -> str:
     """A string literal both dialects read the same way (controls as ``\\u00HH``)."""
-    out = []
-    for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    if _NEEDS_ESCAPE.search(s) is None:
+        return '"' + s + '"'
+    return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES.get(m.group(0)) or f"\\u{ord(m.group(0)):04x}", s) + '"'
 
 
-def _skip_literal(text: str, i: int, close: str) -> int:
-    """Index just past the string or class that starts at ``text[i]`` and ends with ``close``."""
-    i += 1
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == close:
-            return i + 1
-        i += 1
-    return n
+#: One token of an xgrammar or GBNF grammar: a string literal, a character class, a name, a lookahead's
+#: opening, a parenthesis, or a run of anything else. Grammars are rewritten token by token, not by character.
+_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]|[A-Za-z_][A-Za-z0-9_.-]*|\(=|[()]|[^"\[A-Za-z_()]+|.',
+    re.DOTALL,
+)
+_LITERAL_START = frozenset('"[')
 
 
-def _skip_call(text: str, i: int) -> int:
-    """Index just past the parenthesised argument list that starts at ``text[i]``."""
+def _is_name(token: str) -> bool:
+    return token[0].isalpha() or token[0] == "_"
+
+
+def _call_end(tokens: list[str], i: int) -> int:
+    """Index just past the parenthesised group whose opening token is ``tokens[i]``."""
     depth = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c in '"[':
-            i = _skip_literal(text, i, '"' if c == '"' else "]")
-            continue
-        if c == "(":
+    for j in range(i, len(tokens)):
+        t = tokens[j]
+        if t in ("(", "(="):
             depth += 1
-        elif c == ")":
+        elif t == ")":
             depth -= 1
             if depth == 0:
-                return i + 1
-        i += 1
-    return n
+                return j + 1
+    return len(tokens)
 
 
-_BUILTIN = re.compile(r"\b([A-Z][A-Za-z]*)\(")
 #: GBNF for the characters of any JSON string: what ``Regex(..., json_string=true)`` (a pattern on a
 #: string's characters, between its quotes) becomes there.
 GBNF_JSON_STRING = (
@@ -121,114 +110,66 @@ GBNF_JSON_STRING = (
 
 
 def builtins(grammar: str) -> list[str]:
-    """The builtin calls (``Regex(...)``…) in an xgrammar grammar, outside literals; GBNF has none."""
+    """The builtin calls (``Regex(...)``…) in an xgrammar grammar; GBNF has none."""
+    tokens = _TOKEN.findall(grammar)
     found: list[str] = []
     i = 0
-    n = len(grammar)
-    while i < n:
-        c = grammar[i]
-        if c in '"[':
-            i = _skip_literal(grammar, i, '"' if c == '"' else "]")
-            continue
-        m = _BUILTIN.match(grammar, i)
-        if m and (i == 0 or not _is_name_char(grammar[i - 1])):
-            k = _skip_call(grammar, m.end() - 1)
-            found.append(grammar[i:k])
-            i = k
-            continue
-        i += 1
+    while i < len(tokens):
+        if _is_name(tokens[i]) and i + 1 < len(tokens) and tokens[i + 1] == "(":
+            end = _call_end(tokens, i + 1)
+            found.append("".join(tokens[i:end]))
+            i = end
+        else:
+            i += 1
     return found
-
-
-def _is_name_char(c: str) -> bool:
-    return c.isalnum() or c in "_-."
 
 
 def embed_rules(grammar: str, prefix: str, keep: frozenset[str] = frozenset()) -> tuple[str, str]:
     """Prefix every rule name of an xgrammar-printed grammar; returns (rules text, new name of ``root``).
 
-    Rule names are the identifiers left of ``::=``; references are identifiers in the bodies outside
-    string literals and character classes. Names in ``keep`` are shared rules and stay as they are.
+    Rule names are the names left of ``::=``; references are names in the bodies outside string
+    literals and character classes, and outside builtin calls such as ``Regex("...", json_string=true)``.
+    Names in ``keep`` are shared rules and stay as they are.
     """
+    tokens = _TOKEN.findall(grammar)
     out: list[str] = []
     i = 0
-    n = len(grammar)
-    while i < n:
-        c = grammar[i]
-        if c == '"':
-            j = _skip_literal(grammar, i, '"')
-            out.append(grammar[i:j])
-            i = j
-        elif c == "[":
-            j = _skip_literal(grammar, i, "]")
-            out.append(grammar[i:j])
-            i = j
-        elif c.isalpha() or c == "_":
-            j = i + 1
-            while j < n and _is_name_char(grammar[j]):
-                j += 1
-            if j < n and grammar[j] == "(":  # a builtin such as Regex("...", json_string=true): verbatim
-                k = _skip_call(grammar, j)
-                out.append(grammar[i:k])
-                i = k
+    while i < len(tokens):
+        t = tokens[i]
+        if _is_name(t):
+            if i + 1 < len(tokens) and tokens[i + 1] == "(":  # a builtin call: verbatim
+                end = _call_end(tokens, i + 1)
+                out.extend(tokens[i:end])
+                i = end
                 continue
-            name = grammar[i:j]
-            out.append(name if name in keep else prefix + name)
-            i = j
+            out.append(t if t in keep else prefix + t)
         else:
-            out.append(c)
-            i += 1
+            out.append(t)
+        i += 1
     return "".join(out), prefix + "root"
 
 
 def strip_lookaheads(grammar: str) -> str:
     """Remove xgrammar's lookahead assertions ``(= ...)`` (not GBNF syntax)."""
+    tokens = _TOKEN.findall(grammar)
     out: list[str] = []
     i = 0
-    n = len(grammar)
-    while i < n:
-        c = grammar[i]
-        if c == '"':
-            j = _skip_literal(grammar, i, '"')
-            out.append(grammar[i:j])
-            i = j
-        elif c == "[":
-            j = _skip_literal(grammar, i, "]")
-            out.append(grammar[i:j])
-            i = j
-        elif c == "(" and grammar.startswith("(=", i):
-            depth = 0
-            j = i
-            while j < n:
-                d = grammar[j]
-                if d == '"':
-                    j = _skip_literal(grammar, j, '"')
-                    continue
-                if d == "[":
-                    j = _skip_literal(grammar, j, "]")
-                    continue
-                if d == "(":
-                    depth += 1
-                elif d == ")":
-                    depth -= 1
-                    if depth == 0:
-                        j += 1
-                        break
-                j += 1
-            while out and out[-1] == " ":
-                out.pop()
-            i = j
+    while i < len(tokens):
+        if tokens[i] == "(=":
+            if out and out[-1].endswith(" ") and out[-1][0] not in _LITERAL_START:
+                out[-1] = out[-1].rstrip(" ")
+            i = _call_end(tokens, i)
         else:
-            out.append(c)
+            out.append(tokens[i])
             i += 1
     return "".join(out)
 
 
-_EMPTY_FIRST = re.compile(r'\(""\s*\|\s*')
 _REPEAT = re.compile(r"\{(\d+),\s*(-?\d+)\}")
 _GBNF_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
 #: The escapes llama.cpp's grammar parser reads besides \x, \u and \U.
 _GBNF_SIMPLE = frozenset('trn\\"[]')
+_EMPTY_ALTERNATIVE = re.compile(r"\s*\|\s*")
 
 
 def _gbnf_escape(m: re.Match[str]) -> str:
@@ -238,57 +179,41 @@ def _gbnf_escape(m: re.Match[str]) -> str:
     return f"\\u{ord(body) if body != '0' else 0:04x}"
 
 
+def _repeat(m: re.Match[str]) -> str:
+    low, high = int(m.group(1)), int(m.group(2))
+    if high < 0:
+        return "*" if low == 0 else "+" if low == 1 else f"{{{low},}}"
+    return f"{{{low},{high}}}"
+
+
 def to_gbnf(grammar: str) -> str:
     """xgrammar EBNF as GBNF: no lookaheads, ``{m, -1}`` as ``*``/``+``/``{m,}``, escapes llama.cpp does not
-    read (``\\0``, ``\\-``, ``\\/``…) as ``\\u00HH``, and
+    read (``\\0``, ``\\-``, ``\\/``…) as ``\\u00HH``, ``("" | X)`` as ``(X)?`` (no empty alternatives), and
     ``-`` for ``_`` in rule names (llama.cpp's names are letters, digits and hyphens)."""
-
-    def repeat(m: re.Match[str]) -> str:
-        lo, hi = int(m.group(1)), int(m.group(2))
-        if hi < 0:
-            return "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
-        return f"{{{lo},{hi}}}"
-
+    tokens = _TOKEN.findall(strip_lookaheads(grammar))
     out: list[str] = []
-    text = strip_lookaheads(grammar)
+    optional: list[bool] = []  # per open parenthesis: whether its group lost an empty first alternative
     i = 0
-    n = len(text)
-    while i < n:  # rewrite outside string literals only (classes hold no braces that matter)
-        c = text[i]
-        if c in '"[':
-            j = _skip_literal(text, i, '"' if c == '"' else "]")
-            out.append(_GBNF_ESCAPE.sub(_gbnf_escape, text[i:j]))
-            i = j
-            continue
-        j = i
-        while j < n and text[j] not in '"[':
-            j += 1
-        out.append(_REPEAT.sub(repeat, text[i:j]).replace("_", "-"))
-        i = j
-    return _optional_groups("".join(out))
-
-
-def _optional_groups(text: str) -> str:
-    """``("" | X | Y)`` as ``(X | Y)?``: the same language, without empty alternatives."""
-    out: list[str] = []
-    closers: list[bool] = []  # per open parenthesis: whether its group becomes optional
-    i = 0
-    n = len(text)
+    n = len(tokens)
     while i < n:
-        c = text[i]
-        if c in '"[':
-            j = _skip_literal(text, i, '"' if c == '"' else "]")
-            out.append(text[i:j])
-            i = j
-        elif c == "(":
-            m = _EMPTY_FIRST.match(text, i)
-            closers.append(m is not None)
+        t = tokens[i]
+        if t == "(":
+            empty_first = (
+                i + 2 < n
+                and tokens[i + 1] == '""'
+                and _EMPTY_ALTERNATIVE.fullmatch(tokens[i + 2]) is not None
+            )
+            optional.append(empty_first)
             out.append("(")
-            i = m.end() if m else i + 1
-        elif c == ")":
-            out.append(")?" if closers and closers.pop() else ")")
-            i += 1
+            i += 3 if empty_first else 1
+            continue
+        if t == ")":
+            out.append(")?" if optional and optional.pop() else ")")
+        elif t[0] in _LITERAL_START:
+            out.append(_GBNF_ESCAPE.sub(_gbnf_escape, t))
+        elif _is_name(t):
+            out.append(t.replace("_", "-"))
         else:
-            out.append(c)
-            i += 1
+            out.append(_REPEAT.sub(_repeat, t))
+        i += 1
     return "".join(out)

@@ -4,7 +4,6 @@ GBNF read by a GBNF parser that is not xgrammar."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 import kimi_toolparse as ktp
 from kimi_toolparse.cli import main
-from kimi_toolparse.constrain.ebnf import _skip_literal, embed_rules, text_rules, to_gbnf
+from kimi_toolparse.constrain.ebnf import _TOKEN, embed_rules, text_rules, to_gbnf
 from tests.constrain.cases import FORMATS, call, k2vv_requests, schema_cases, section
 from tests.constrain.xgr_helpers import accepts
 
@@ -214,8 +213,7 @@ def _letters_only(text: str) -> str:
     """Rule names as letters alone: the `gbnf` package reads only those, llama.cpp also digits and '-'."""
     names: dict[str, str] = {}
 
-    def rename(m: re.Match[str]) -> str:
-        name = m.group(0)
+    def rename(name: str) -> str:
         if name not in names:
             i, letters = len(names), ""
             while True:
@@ -226,20 +224,7 @@ def _letters_only(text: str) -> str:
             names[name] = "root" if name == "root" else "r" + letters
         return names[name]
 
-    out, i = [], 0
-    while i < len(text):
-        if text[i] in '"[':
-            j = _skip_literal(text, i, '"' if text[i] == '"' else "]")
-        else:
-            j = i
-            while j < len(text) and text[j] not in '"[':
-                j += 1
-            out.append(re.sub(r"[A-Za-z][A-Za-z0-9-]*", rename, text[i:j]))
-            i = j
-            continue
-        out.append(text[i:j])
-        i = j
-    return "".join(out)
+    return "".join(rename(t) if t[0].isalpha() else t for t in _TOKEN.findall(text))
 
 
 def test_gbnf_reads_with_an_independent_gbnf_parser() -> None:
