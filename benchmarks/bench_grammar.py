@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     print(f"{n} K2VV requests, µs per request (best of {args.rounds} rounds)\n")
-    print("| format | uncached | cached | xgrammar builtin 'kimi' tag (baseline) | engine compile (xgrammar) |")
+    print("| format | uncached | cached | xgrammar built-in tag (baseline) | engine compile |")
     print("|---|---:|---:|---:|---:|")
     for fmt, unc, cac, comp in rows:
         print(f"| {fmt} | {unc:,.1f} | {cac:,.1f} | {rows_baseline:,.1f} | {comp:,.0f} |")
