@@ -137,27 +137,18 @@ class ToolGrammar:
         vLLM and SGLang take the structural tag as ``response_format``; vLLM takes EBNF as
         ``structured_outputs.grammar``, SGLang as ``ebnf``; llama.cpp's server takes GBNF as ``grammar``.
         """
-        fields: dict[tuple[str, str], dict[str, Any]] = {
-            ("vllm", "structural-tag"): {"response_format": self._tag_or_none()},
-            ("sglang", "structural-tag"): {"response_format": self._tag_or_none()},
-            ("vllm", "ebnf"): {"structured_outputs": {"grammar": self.text}},
-            ("sglang", "ebnf"): {"ebnf": self.text},
-            ("llama.cpp", "gbnf"): {"grammar": self.text},
-        }
         if engine not in ("vllm", "sglang", "llama.cpp"):
             raise ValueError(f"unknown engine {engine!r}: use 'vllm', 'sglang' or 'llama.cpp'")
-        found = fields.get((engine, self.format))
-        if found is None:
-            wanted = {
-                "vllm": "structural-tag or ebnf",
-                "sglang": "structural-tag or ebnf",
-                "llama.cpp": "gbnf",
-            }
-            raise ValueError(f"{engine} does not take {self.format} grammars; build one as {wanted[engine]}")
-        return found
-
-    def _tag_or_none(self) -> dict[str, Any] | None:
-        return self.structural_tag() if self.format == "structural-tag" else None
+        if self.format == "structural-tag" and engine in ("vllm", "sglang"):
+            return {"response_format": self.structural_tag()}
+        if self.format == "ebnf" and engine == "vllm":
+            return {"structured_outputs": {"grammar": self.text}}
+        if self.format == "ebnf" and engine == "sglang":
+            return {"ebnf": self.text}
+        if self.format == "gbnf" and engine == "llama.cpp":
+            return {"grammar": self.text}
+        wanted = "gbnf" if engine == "llama.cpp" else "structural-tag or ebnf"
+        raise ValueError(f"{engine} does not take {self.format} grammars; build one as {wanted}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -328,7 +319,8 @@ def grammar_for(
     first_index = _count_calls(messages)
     key_tools = _tool_list(tools)
     try:
-        tools_key = json.dumps(key_tools, sort_keys=True, ensure_ascii=False)
+        # keys keep their order: xgrammar wants an object's properties in the order the schema declares them
+        tools_key = json.dumps(key_tools, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"tools must be JSON data: {e}") from None
     choice, named = _choice(tool_choice, [name for name, _ in key_tools])
@@ -372,7 +364,7 @@ def _build(
             if parameters is False:
                 notes.append(SchemaNote(name, "excluded", "parameters is false: no arguments are valid"))
                 continue
-            converted = _convert(name, json.dumps(parameters, sort_keys=True, ensure_ascii=False))
+            converted = _convert(name, json.dumps(parameters, ensure_ascii=False))
             if converted.note is not None:
                 notes.append(converted.note)
             callable_tools.append((name, converted))

@@ -151,6 +151,15 @@ def test_gbnf_notes_what_it_cannot_express() -> None:
     assert "5000000" not in gbnf.text
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_properties_in_the_order_the_schema_declares_them(fmt: str) -> None:
+    schema = {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}}}
+    grammar = ktp.grammar_for([tool("find", schema)], format=fmt)  # type: ignore[arg-type]
+    assert accepts(grammar, section(call("find", 0, '{"query": "kimi", "limit": 3}')))
+    assert accepts(grammar, section(call("find", 0, '{"limit": 3}')))
+    assert not accepts(grammar, section(call("find", 0, '{"limit": 3, "query": "kimi"}')))
+
+
 def test_cache_is_keyed_by_the_tool_list_and_options() -> None:
     a = ktp.grammar_for([WEATHER], format="ebnf")
     assert ktp.grammar_for([json.loads(json.dumps(WEATHER))], format="ebnf") is a
