@@ -134,12 +134,15 @@ class ToolGrammar:
     def request_fields(self, engine: str) -> dict[str, Any]:
         """The fields to add to an OpenAI request for ``engine`` (``vllm``, ``sglang`` or ``llama.cpp``).
 
-        vLLM and SGLang take the structural tag as ``response_format``; vLLM takes EBNF as
-        ``structured_outputs.grammar``, SGLang as ``ebnf``; llama.cpp's server takes GBNF as ``grammar``.
+        vLLM takes the structural tag (JSON text) as ``structured_outputs.structural_tag`` and EBNF as
+        ``structured_outputs.grammar`` (on chat and raw completions); SGLang takes the structural tag as
+        ``response_format`` and EBNF as ``ebnf``; llama.cpp's server takes GBNF as ``grammar``.
         """
         if engine not in ("vllm", "sglang", "llama.cpp"):
             raise ValueError(f"unknown engine {engine!r}: use 'vllm', 'sglang' or 'llama.cpp'")
-        if self.format == "structural-tag" and engine in ("vllm", "sglang"):
+        if self.format == "structural-tag" and engine == "vllm":
+            return {"structured_outputs": {"structural_tag": self.text}}
+        if self.format == "structural-tag" and engine == "sglang":
             return {"response_format": self.structural_tag()}
         if self.format == "ebnf" and engine == "vllm":
             return {"structured_outputs": {"grammar": self.text}}

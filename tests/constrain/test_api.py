@@ -172,7 +172,10 @@ def test_cache_is_keyed_by_the_tool_list_and_options() -> None:
 
 def test_request_fields_for_each_engine() -> None:
     tag = ktp.grammar_for([WEATHER])
-    assert tag.request_fields("vllm")["response_format"]["type"] == "structural_tag"
+    assert (
+        json.loads(tag.request_fields("vllm")["structured_outputs"]["structural_tag"])["type"]
+        == "structural_tag"
+    )
     assert tag.request_fields("sglang") == {"response_format": tag.structural_tag()}
     ebnf = ktp.grammar_for([WEATHER], format="ebnf")
     assert ebnf.request_fields("vllm") == {"structured_outputs": {"grammar": ebnf.text}}
