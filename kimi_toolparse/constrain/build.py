@@ -8,7 +8,7 @@ engine's stop token: nothing may follow the section). Free text may not spell a 
 ``<think>``, ``</think>``), so what the grammar accepts parses to exactly those calls.
 
 Each tool's schema goes through xgrammar's own JSON-schema converter on its own; a schema it cannot
-convert leaves that tool unconstrained (any JSON object) with a diagnostic, instead of failing the request.
+convert leaves that tool unconstrained (any JSON object) with a note, instead of failing the request.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ __all__ = [
 GrammarFormat = Literal["structural-tag", "ebnf", "gbnf"]
 FORMATS: tuple[GrammarFormat, ...] = ("structural-tag", "ebnf", "gbnf")
 
-SECTION_BEGIN = "<|tool_calls_section_begin|>"
-SECTION_END = "<|tool_calls_section_end|>"
-CALL_BEGIN = "<|tool_call_begin|>"
-ARG_BEGIN = "<|tool_call_argument_begin|>"
-CALL_END = "<|tool_call_end|>"
-THINK_BEGIN = "<think>"
-THINK_END = "</think>"
+SECTION_BEGIN = tokens.SECTION_BEGIN
+SECTION_END = tokens.SECTION_END
+CALL_BEGIN = tokens.CALL_BEGIN
+ARG_BEGIN = tokens.ARG_BEGIN
+CALL_END = tokens.CALL_END
+THINK_BEGIN = tokens.THINK_BEGIN
+THINK_END = tokens.THINK_END
 
 #: What free text may not contain in a structural tag: the special tokens a model writes (not the 240-odd
 #: reserved ones), the singular section spellings, the think tags and the bracket spellings (markers to the
