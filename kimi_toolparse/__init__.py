@@ -14,6 +14,10 @@ Build the exact prompt for a raw ``/completions`` endpoint with :func:`render`::
 
     prompt = render(messages, tools, model="kimi-k2.5")
 
+Constrain an engine's decoding to well-formed calls with :func:`grammar_for` (the ``constrain`` extra)::
+
+    grammar = grammar_for(tools, messages=messages, tool_choice="required", format="ebnf")
+
 The layout: :mod:`.parsing` holds the parser, :mod:`.rendering` the renderer (neither imports the other);
 :mod:`.tokens`, :mod:`.vocab` and :mod:`.call_ids` are the leaves both share. The renderer's names load on
 first use: a program that only parses never imports :mod:`.rendering`.
@@ -48,6 +52,7 @@ from .vocab import KimiVocabulary
 
 if TYPE_CHECKING:
     from .call_ids import ToolCallIds, normalize_tool_call_ids
+    from .constrain import SchemaNote, ToolGrammar, grammar_for, grammar_for_request
     from .rendering import (
         ChatMessage,
         ChatToolCall,
@@ -61,7 +66,8 @@ if TYPE_CHECKING:
         render_tools_typescript,
     )
 
-#: The renderer's names load on first use, so a server that only parses never imports the renderer.
+#: The renderer's and the grammar builder's names load on first use, so a server that only parses never
+#: imports them.
 _LAZY: dict[str, str] = {
     "ToolCallIds": ".call_ids",
     "normalize_tool_call_ids": ".call_ids",
@@ -75,6 +81,10 @@ _LAZY: dict[str, str] = {
     "render": ".rendering",
     "render_ids": ".rendering",
     "render_tools_typescript": ".rendering",
+    "SchemaNote": ".constrain",
+    "ToolGrammar": ".constrain",
+    "grammar_for": ".constrain",
+    "grammar_for_request": ".constrain",
 }
 
 
@@ -110,6 +120,7 @@ __all__ = [
     "KimiVocabulary",
     "ParsedMessage",
     "ReasoningDelta",
+    "SchemaNote",
     "StreamParser",
     "ToolCall",
     "ToolCallEnd",
@@ -117,10 +128,13 @@ __all__ = [
     "ToolCallStart",
     "ToolDeclarationError",
     "ToolDefinition",
+    "ToolGrammar",
     "Tools",
     "__version__",
     "encode_prompt",
     "ends_in_reasoning",
+    "grammar_for",
+    "grammar_for_request",
     "normalize_tool_call_ids",
     "parse",
     "render",

@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve.cli import add_parser as add_serve
 
     add_serve(sub)
+    from .constrain.cli import add_parser as add_grammar
+
+    add_grammar(sub)
     return ap
 
 
