@@ -53,6 +53,7 @@ __all__ = [
     "KimiToolparseToolParser",
     "plugin_path",
     "to_delta_message",
+    "use_unified_parser",
 ]
 
 #: The name both parsers are registered under.
@@ -354,6 +355,20 @@ class KimiToolparseParser(Parser):  # type: ignore[misc]
         return to_delta_message(delta or None)
 
 
+_unified: dict[str, bool] = {"on": False}
+
+
+def use_unified_parser(on: bool = True) -> None:
+    """Opt in to (or out of) :class:`KimiToolparseParser` for parsers vLLM composes from now on.
+
+    What ``KIMI_TOOLPARSE_VLLM_UNIFIED=1`` does at import. Raises ``RuntimeError`` on a vLLM version the
+    unified parser was not tested with.
+    """
+    if on:
+        _install_unified()
+    _unified["on"] = on
+
+
 def _install_unified() -> None:
     """Make vLLM's ``ParserManager`` return :class:`KimiToolparseParser` for this plug-in's names."""
     if vllm.__version__ not in TESTED_VLLM_VERSIONS:
@@ -368,7 +383,8 @@ def _install_unified() -> None:
     compose = ParserManager._compose_parser
 
     def _compose_parser(cls: Any, **kwargs: Any) -> Any:
-        if kwargs.get("tool_parser_name") == NAME or kwargs.get("reasoning_parser_name") == NAME:
+        names = (kwargs.get("tool_parser_name"), kwargs.get("reasoning_parser_name"))
+        if _unified["on"] and NAME in names:
             return KimiToolparseParser
         return compose(**kwargs)
 
@@ -379,7 +395,7 @@ def _install_unified() -> None:
 ToolParserManager.register_module(NAME, module=KimiToolparseToolParser)
 ReasoningParserManager.register_module(NAME, module=KimiToolparseReasoningParser)
 if os.environ.get(UNIFIED_ENV, "") not in ("", "0"):
-    _install_unified()
+    use_unified_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
