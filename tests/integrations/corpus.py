@@ -80,19 +80,21 @@ def token_steps(vocab: KimiVocabulary, vec: dict[str, Any], per_step: int) -> li
     return grouped
 
 
-#: vLLM and SGLang return tool calls only when the request declares tools. For vectors without tools the
-#: request declares this one, which no id names and whose schema accepts no arguments, so name resolution
-#: is the same as with no tools (rule 11).
-NO_MATCH_TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "kimi_toolparse_placeholder_never_called",
-            "parameters": {"type": "object", "required": ["a"], "properties": {"a": False}},
-        },
-    }
-]
+def _declared(name: str) -> dict[str, Any]:
+    """A tool whose schema accepts no arguments, so it never resolves a drifted id by schema (rule 11b)."""
+    schema = {"type": "object", "required": ["a"], "properties": {"a": False}}
+    return {"type": "function", "function": {"name": name, "parameters": schema}}
 
 
 def request_tools(vec: dict[str, Any]) -> list[dict[str, Any]]:
-    return vec.get("tools") or NO_MATCH_TOOLS
+    """The tools a request for this vector declares.
+
+    vLLM and SGLang return tool calls only when the request declares tools, and their own parsers drop
+    calls to undeclared tools. A vector without tools declares the names its expected calls carry (and a
+    placeholder when there are none), each with a schema that accepts nothing; its drifted ids spell none
+    of them, so names resolve as with no tools (rule 11).
+    """
+    if vec.get("tools"):
+        return list(vec["tools"])
+    names = dict.fromkeys(c["name"] for c in vec.get("expected", {}).get("tool_calls", ()) if c["name"])
+    return [_declared(name) for name in names] or [_declared("kimi_toolparse_placeholder_never_called")]

@@ -1,0 +1,123 @@
+"""The SGLang plug-in through SGLang's ``ReasoningParser`` and ``FunctionCallParser``: the corpus, streamed and not.
+
+SGLang's parsers see text only, so the token-mode vectors (marker text inside data) are out of reach and
+left out. Runs where SGLang is installed (``ci/engines/install.sh sglang`` makes ``.venv-sglang``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("sglang", reason="needs SGLang (ci/engines/install.sh sglang makes .venv-sglang)")
+
+from kimi_toolparse import parse  # noqa: E402
+from kimi_toolparse.integrations import sglang_plugin  # noqa: E402
+from kimi_toolparse.integrations.sglang_harness import sglang_chat  # noqa: E402
+
+from .corpus import PARSER_FAILS, expected_message, got_message, load, request_tools  # noqa: E402
+
+VECS = [v for v in load() if not v["token_mode"]]
+pytestmark = pytest.mark.skipif(not VECS, reason="needs the conformance corpus in ../shared")
+ID = [v["id"] for v in VECS]
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+
+
+def want(vec: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    if vec["id"] not in PARSER_FAILS:
+        return expected_message(vec, stream=stream)
+    message = parse(vec["raw"], tools=vec["tools"], thinking=vec["thinking"])
+    return got_message({**message.to_openai(), "finish_reason": message.finish_reason}, stream=stream)
+
+
+def pieces(raw: str, size: int) -> list[str]:
+    return [raw[i : i + size] for i in range(0, len(raw), size)] or [""]
+
+
+def run(vec: dict[str, Any], chunks: list[str], *, stream: bool) -> None:
+    got = sglang_chat(chunks, tools=request_tools(vec), thinking=vec["thinking"], stream=stream)
+    # SGLang's reasoning results are strings: an empty `<think></think>` and none at all look the same.
+    assert got_message(got, stream=True) == want(vec, stream=True)
+
+
+@pytest.mark.parametrize("vec", VECS, ids=ID)
+def test_stream_own_chunks_or_characters(vec: dict[str, Any]) -> None:
+    run(vec, vec.get("chunks") or pieces(vec["raw"], 1), stream=True)
+
+
+@pytest.mark.parametrize("vec", VECS, ids=ID)
+def test_stream_several_characters_per_chunk(vec: dict[str, Any]) -> None:
+    run(vec, pieces(vec["raw"], 7), stream=True)
+
+
+@pytest.mark.parametrize("vec", VECS, ids=ID)
+def test_non_streaming(vec: dict[str, Any]) -> None:
+    run(vec, [vec["raw"]], stream=False)
+
+
+def test_registered_through_the_entry_point() -> None:
+    from sglang.srt.function_call.function_call_parser import FunctionCallParser
+    from sglang.srt.parser.reasoning_parser import ReasoningParser
+    from sglang.srt.plugins import load_plugins
+
+    load_plugins()
+    assert FunctionCallParser.ToolCallParserEnum["kimi_toolparse"] is sglang_plugin.KimiToolparseDetector
+    assert ReasoningParser.DetectorMap["kimi_toolparse"] is sglang_plugin.KimiToolparseReasoningDetector
+
+
+def test_model_ids_kept_and_other_parsers_untouched() -> None:
+    raw = (
+        "<|tool_calls_section_begin|><|tool_call_begin|>functions_get_weather_1<|tool_call_argument_begin|>"
+        '{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>'
+    )
+    for stream in (True, False):
+        got = sglang_chat([raw], tools=TOOLS, stream=stream)
+        assert [(c["id"], c["function"]["name"]) for c in got["tool_calls"]] == [
+            ("functions_get_weather_1", "get_weather")
+        ]
+    raw = raw.replace("functions_get_weather_1", "functions.get_weather:0")
+    got = sglang_chat([raw], tools=TOOLS, stream=False, tool_parser="kimi_k2", reasoning_parser="kimi_k2")
+    assert got["tool_calls"][0]["id"] == "functions.get_weather:0"  # SGLang's own maker, not the hook
+
+
+def test_reasoning_resumes_after_a_section_inside_think() -> None:
+    raw = (
+        "Checking.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+        '<|tool_call_argument_begin|>{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>'
+        "Still thinking.</think>It is sunny."
+    )
+    for stream in (True, False):
+        got = sglang_chat(pieces(raw, 3), tools=TOOLS, thinking=True, stream=stream)
+        assert got["reasoning_content"] == "Checking.Still thinking."
+        assert got["content"] == "It is sunny."
+        assert len(got["tool_calls"]) == 1
+
+
+def test_reasoning_detector_alone_gives_content_without_markup() -> None:
+    raw = "<think>hm</think>Sure.<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_end|>"
+    got = sglang_chat(pieces(raw, 4), tools=None, tool_parser=None)
+    assert got["reasoning_content"] == "hm"
+    assert got["content"] == "Sure."
+
+
+def test_has_tool_call_only_when_parsing_changes_the_text() -> None:
+    detector = sglang_plugin.KimiToolparseDetector()
+    assert not detector.has_tool_call("Plain answer.")
+    assert detector.has_tool_call("a<|tool_call_begin|>functions.f:0<|tool_call_end|>")
+
+
+def test_structure_info_for_constrained_decoding() -> None:
+    info = sglang_plugin.KimiToolparseDetector().structure_info()("get_weather")
+    assert info.begin.endswith("functions.get_weather:0<|tool_call_argument_begin|>")
+    assert info.trigger == "<|tool_calls_section_begin|>"
+    assert parse(info.begin + '{"city": "Paris"}' + info.end).tool_calls[0].name == "get_weather"
