@@ -108,11 +108,7 @@ def main(argv: list[str]) -> int:
     for category in [*sorted(counts), "all"]:
         total = sum(counts.values()) if category == "all" else counts[category]
         cells = [
-            str(
-                sum(passed[(c, p, r)] for c in counts)
-                if category == "all"
-                else passed[(category, p, r)]
-            )
+            str(sum(passed[(c, p, r)] for c in counts) if category == "all" else passed[(category, p, r)])
             for p in parsers
             for r in runs
         ]

@@ -85,7 +85,10 @@ def sglang_chat(
     sglang_tools = [Tool.model_validate(t) for t in tools or ()]
     reasoner = (
         ReasoningParser(
-            reasoning_parser, stream_reasoning=True, force_reasoning=thinking, tool_call_parser_active=bool(tool_parser)
+            reasoning_parser,
+            stream_reasoning=True,
+            force_reasoning=thinking,
+            tool_call_parser_active=bool(tool_parser),
         )
         if reasoning_parser
         else None
@@ -95,7 +98,7 @@ def sglang_chat(
         return _whole("".join(chunks), reasoner, caller, tool_parser or "")
     accumulator = MessageAccumulator()
     has_calls = False
-    for n, chunk in enumerate([*chunks, None]):
+    for chunk in [*chunks, None]:
         reasoning, text = "", chunk or ""
         if reasoner is not None:
             if chunk is None:

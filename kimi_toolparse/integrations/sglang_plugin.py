@@ -71,7 +71,7 @@ def _items(delta: dict[str, Any] | None) -> tuple[str, list[ToolCallItem]]:
 
 
 class KimiToolparseDetector(BaseFormatDetector):  # type: ignore[misc]
-    """SGLang function-call detector ``kimi_toolparse``: one :class:`~kimi_toolparse.StreamParser` per stream."""
+    """SGLang function-call detector ``kimi_toolparse``: a :class:`~kimi_toolparse.StreamParser` a stream."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -104,10 +104,10 @@ def _serving(
     )
     models = SimpleNamespace(model_name=lambda lora_request=None: MODEL, is_base_model=lambda name: True)
     return OpenAIServingChat(
-        engine_client,  # type: ignore[arg-type]
-        models,  # type: ignore[arg-type]
+        engine_client,
+        models,
         "assistant",
-        online_renderer=SimpleNamespace(reasoning_effort_map=None),  # type: ignore[arg-type]
+        online_renderer=SimpleNamespace(reasoning_effort_map=None),
         request_logger=None,
         chat_template=None,
         chat_template_content_format="auto",
@@ -175,7 +175,14 @@ def vllm_chat(
         return asyncio.run(_collect_stream(serving, request, outputs, tokenizer, metadata))
     response = asyncio.run(
         serving.chat_completion_full_generator(
-            request, outputs, "req", MODEL, [], tokenizer, metadata, parser=parser  # type: ignore[arg-type]
+            request,
+            outputs,
+            "req",
+            MODEL,
+            [],
+            tokenizer,
+            metadata,
+            parser=parser,
         )
     )
     data = json.loads(response.model_dump_json())
@@ -205,7 +212,14 @@ async def _collect_stream(
     accumulator = MessageAccumulator()
     finish_reason = None
     async for frame in serving.chat_completion_stream_generator(
-        request, outputs, "req", MODEL, [], tokenizer, metadata, chat_template_kwargs={}  # type: ignore[arg-type]
+        request,
+        outputs,
+        "req",
+        MODEL,
+        [],
+        tokenizer,
+        metadata,
+        chat_template_kwargs={},
     ):
         payload = frame.removeprefix("data: ").strip()
         if not payload or payload == "[DONE]":

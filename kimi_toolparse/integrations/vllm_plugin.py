@@ -382,7 +382,7 @@ def _install_unified() -> None:
         return
     compose = ParserManager._compose_parser
 
-    def _compose_parser(cls: Any, **kwargs: Any) -> Any:
+    def _compose_parser(cls: Any, /, **kwargs: Any) -> Any:
         names = (kwargs.get("tool_parser_name"), kwargs.get("reasoning_parser_name"))
         if _unified["on"] and NAME in names:
             return KimiToolparseParser

@@ -1,4 +1,4 @@
-"""The SGLang plug-in through SGLang's ``ReasoningParser`` and ``FunctionCallParser``: the corpus, streamed and not.
+"""The SGLang plug-in through SGLang's ``ReasoningParser`` and ``FunctionCallParser``: the corpus, all ways.
 
 SGLang's parsers see text only, so the token-mode vectors (marker text inside data) are out of reach and
 left out. Runs where SGLang is installed (``ci/engines/install.sh sglang`` makes ``.venv-sglang``).
@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("sglang", reason="needs SGLang (ci/engines/install.sh sglang makes .venv-sglang)")
 
-from kimi_toolparse import parse  # noqa: E402
-from kimi_toolparse.integrations import sglang_plugin  # noqa: E402
-from kimi_toolparse.integrations.sglang_harness import sglang_chat  # noqa: E402
+from kimi_toolparse import parse
+from kimi_toolparse.integrations import sglang_plugin
+from kimi_toolparse.integrations.sglang_harness import sglang_chat
 
-from .corpus import PARSER_FAILS, expected_message, got_message, load, request_tools  # noqa: E402
+from .corpus import PARSER_FAILS, expected_message, got_message, load, request_tools
 
 VECS = [v for v in load() if not v["token_mode"]]
 pytestmark = pytest.mark.skipif(not VECS, reason="needs the conformance corpus in ../shared")
@@ -104,7 +104,9 @@ def test_reasoning_resumes_after_a_section_inside_think() -> None:
 
 
 def test_reasoning_detector_alone_gives_content_without_markup() -> None:
-    raw = "<think>hm</think>Sure.<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_end|>"
+    raw = (
+        "<think>hm</think>Sure.<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_end|>"
+    )
     got = sglang_chat(pieces(raw, 4), tools=None, tool_parser=None)
     assert got["reasoning_content"] == "hm"
     assert got["content"] == "Sure."

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("vllm", reason="needs vLLM (ci/engines/install.sh vllm makes .venv-vllm)")
 
-from kimi_toolparse.integrations import vllm_plugin  # noqa: E402
-from kimi_toolparse.integrations.vllm_harness import vllm_chat  # noqa: E402
+from kimi_toolparse.integrations import vllm_plugin
+from kimi_toolparse.integrations.vllm_harness import vllm_chat
 
-from ..streams import run_steps  # noqa: E402
-from .corpus import PARSER_FAILS, expected_message, got_message, load, request_tools, token_steps  # noqa: E402
+from ..streams import run_steps
+from .corpus import PARSER_FAILS, expected_message, got_message, load, request_tools, token_steps
 
 VECS = load()
 pytestmark = pytest.mark.skipif(not VECS, reason="needs the conformance corpus in ../shared")
@@ -44,7 +44,9 @@ def want(vec: dict[str, Any], steps: list[tuple[str, list[int]]], *, stream: boo
 
 def run(vocab: Any, vec: dict[str, Any], *, per_step: int, stream: bool) -> None:
     steps = token_steps(vocab, vec, per_step)
-    got = vllm_chat(steps, vocabulary=vocab, tools=request_tools(vec), thinking=vec["thinking"], stream=stream)
+    got = vllm_chat(
+        steps, vocabulary=vocab, tools=request_tools(vec), thinking=vec["thinking"], stream=stream
+    )
     assert got_message(got, stream=stream) == want(vec, steps, stream=stream)
 
 
@@ -113,7 +115,9 @@ def test_output_starting_inside_think_and_calls_inside_think(vocab: Any) -> None
         "Still thinking.</think>It is sunny."
     )
     for stream in (True, False):
-        got = vllm_chat(token_steps(vocab, {"raw": raw}, 1), vocabulary=vocab, tools=TOOLS, thinking=True, stream=stream)
+        got = vllm_chat(
+            token_steps(vocab, {"raw": raw}, 1), vocabulary=vocab, tools=TOOLS, thinking=True, stream=stream
+        )
         assert got["reasoning_content"] == "Checking the weather.Still thinking."
         assert got["content"] == "It is sunny."
         assert [c["id"] for c in got["tool_calls"]] == ["functions.get_weather:0"]
