@@ -123,3 +123,46 @@ def test_structure_info_for_constrained_decoding() -> None:
     assert info.begin.endswith("functions.get_weather:0<|tool_call_argument_begin|>")
     assert info.trigger == "<|tool_calls_section_begin|>"
     assert parse(info.begin + '{"city": "Paris"}' + info.end).tool_calls[0].name == "get_weather"
+
+
+def test_property_any_turn_any_chunking_is_the_parsers_message() -> None:
+    """Whatever the turn and however SGLang chunks it, the client gets the parser's own message."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kimi_toolparse.strategies import assistant_outputs
+
+    @settings(max_examples=40, deadline=None)
+    @given(output=assistant_outputs(data_markers=False), size=st.integers(1, 12), stream=st.booleans())
+    def check(output: Any, size: int, stream: bool) -> None:
+        names = sorted({name for _, name, _ in output.calls}) or ["unused"]
+        tools = [
+            {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}} for n in names
+        ]
+        message = parse(output.raw, tools=tools, thinking=output.thinking)
+        got = sglang_chat(pieces(output.raw, size), tools=tools, thinking=output.thinking, stream=stream)
+        view = {**message.to_openai(), "finish_reason": message.finish_reason}
+        assert got_message(got, stream=True) == got_message(view, stream=True)
+
+    check()
+
+
+def test_model_id_hook_through_sglangs_hook_registry() -> None:
+    """The id hook, applied by SGLang's own HookRegistry to a server-like id maker."""
+    from sglang.srt.plugins.hook_registry import HookRegistry, HookType
+
+    HookRegistry.register(f"{__name__}.FakeServer.make_id", sglang_plugin._model_id_hook, HookType.AROUND)
+    HookRegistry.apply_hooks()
+    server = FakeServer()
+    ours = sglang_plugin.ModelIdToolCallItem(
+        tool_index=0, name="f", parameters="{}", model_id="functions.f:7"
+    )
+    assert server.make_id(ours, 0) == "functions.f:7"
+    from sglang.srt.function_call.core_types import ToolCallItem
+
+    assert server.make_id(ToolCallItem(tool_index=0, name="f", parameters="{}"), 0) == "call_from_sglang"
+
+
+class FakeServer:
+    def make_id(self, call_item: Any, history_tool_calls_cnt: int) -> str:
+        return "call_from_sglang"

@@ -168,3 +168,28 @@ def test_path_names_a_file_vllm_can_load_without_shadowing_itself() -> None:
     assert os.path.basename(path) not in ("vllm.py", "sglang.py")
     assert vllm_plugin.main(["--path"]) == 0
     assert vllm_plugin.main([]) == 2
+
+
+def _tools_for(names: list[str]) -> list[dict[str, Any]]:
+    return [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}} for n in names]
+
+
+def test_property_any_turn_any_step_size_is_the_parsers_message(vocab: Any) -> None:
+    """Whatever the turn and however vLLM steps through it, the client gets the parser's own message."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from kimi_toolparse import parse
+    from kimi_toolparse.strategies import assistant_outputs
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(output=assistant_outputs(data_markers=False), per_step=st.integers(1, 8), stream=st.booleans())
+    def check(output: Any, per_step: int, stream: bool) -> None:
+        tools = _tools_for(sorted({name for _, name, _ in output.calls}) or ["unused"])
+        message = parse(output.raw, tools=tools, thinking=output.thinking)
+        steps = token_steps(vocab, {"raw": output.raw}, per_step)
+        got = vllm_chat(steps, vocabulary=vocab, tools=tools, thinking=output.thinking, stream=stream)
+        view = {**message.to_openai(), "finish_reason": message.finish_reason}
+        assert got_message(got, stream=True) == got_message(view, stream=True)
+
+    check()
