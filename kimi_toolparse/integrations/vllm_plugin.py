@@ -22,6 +22,7 @@ Two paths (the README has the table of what each does):
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -29,17 +30,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import vllm
-from vllm.entrypoints.generate.base.protocol import (
-    DeltaFunctionCall,
-    DeltaMessage,
-    DeltaToolCall,
-    ExtractedToolCallInformation,
-    FunctionCall,
-    ToolCall,
-)
-from vllm.parser.abstract_parser import Parser
-from vllm.reasoning import ReasoningParser, ReasoningParserManager
-from vllm.tool_parsers import ToolParser, ToolParserManager
+
+try:
+    from vllm.entrypoints.generate.base.protocol import (
+        DeltaFunctionCall,
+        DeltaMessage,
+        DeltaToolCall,
+        ExtractedToolCallInformation,
+        FunctionCall,
+        ToolCall,
+    )
+    from vllm.parser.abstract_parser import Parser
+    from vllm.reasoning import ReasoningParser, ReasoningParserManager
+    from vllm.tool_parsers import ToolParser, ToolParserManager
+except ImportError as error:  # an older vLLM, whose parser interfaces live elsewhere
+    raise ImportError(
+        f"kimi-toolparse: the vLLM plug-in is written for vLLM 0.33's parser interfaces, and vLLM "
+        f"{getattr(vllm, '__version__', '?')} lacks them ({error}); upgrade vLLM to 0.33"
+    ) from error
 
 from kimi_toolparse import ParsedMessage, StreamParser, parse
 from kimi_toolparse.integrations.deltas import merge_events
@@ -392,6 +400,12 @@ def _install_unified() -> None:
     ParserManager._kimi_toolparse_installed = True
 
 
+if vllm.__version__ not in TESTED_VLLM_VERSIONS:
+    logging.getLogger(__name__).warning(
+        "kimi-toolparse: the vLLM plug-in was tested with vLLM %s, this is %s",
+        " and ".join(TESTED_VLLM_VERSIONS),
+        vllm.__version__,
+    )
 ToolParserManager.register_module(NAME, module=KimiToolparseToolParser)
 ReasoningParserManager.register_module(NAME, module=KimiToolparseReasoningParser)
 if os.environ.get(UNIFIED_ENV, "") not in ("", "0"):
