@@ -282,12 +282,19 @@ class KimiToolparseToolParser(ToolParser):  # type: ignore[misc]
             self._stream = StreamParser(tools=_request_tools(request), thinking=self._session.thinking)
         if self._stream.closed:
             return None
-        return to_delta_message(merge_events(self._stream.feed(delta_text, list(delta_token_ids))))
+        return self._delta(merge_events(self._stream.feed(delta_text, list(delta_token_ids))))
 
     def finish_streaming(self) -> DeltaMessage | None:
         if self._stream is None or self._stream.closed:
             return None
-        return to_delta_message(merge_events(self._stream.close()))
+        return self._delta(merge_events(self._stream.close()))
+
+    def _delta(self, delta: dict[str, Any] | None) -> DeltaMessage | None:
+        # Without this project's reasoning parser, vLLM has no reasoning channel in non-streaming
+        # results; the stream leaves reasoning out too, so both give the same message.
+        if delta is not None and not self._session.linked:
+            delta.pop("reasoning_content", None)
+        return to_delta_message(delta or None)
 
 
 class KimiToolparseParser(Parser):  # type: ignore[misc]

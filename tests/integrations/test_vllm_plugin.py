@@ -193,3 +193,19 @@ def test_property_any_turn_any_step_size_is_the_parsers_message(vocab: Any) -> N
         assert got_message(got, stream=True) == got_message(view, stream=True)
 
     check()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_each_parser_alone(vocab: Any, stream: bool) -> None:
+    """The reasoning parser alone gives reasoning and content (no markup); the tool parser alone gives
+    content and calls, and no reasoning (vLLM has no reasoning channel without a reasoning parser)."""
+    raw = (
+        "<think>hm</think>Sure.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+        "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|> Done."
+    )
+    steps = token_steps(vocab, {"raw": raw}, 2)
+    alone = vllm_chat(steps, vocabulary=vocab, tool_parser=None, stream=stream)
+    assert (alone["reasoning_content"], alone["content"], alone["tool_calls"]) == ("hm", "Sure. Done.", [])
+    alone = vllm_chat(steps, vocabulary=vocab, reasoning_parser=None, tools=TOOLS, stream=stream)
+    assert (alone["reasoning_content"], alone["content"]) == (None, "Sure. Done.")
+    assert [c["id"] for c in alone["tool_calls"]] == ["functions.get_weather:0"]
