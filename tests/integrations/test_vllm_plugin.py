@@ -209,3 +209,27 @@ def test_each_parser_alone(vocab: Any, stream: bool) -> None:
     alone = vllm_chat(steps, vocabulary=vocab, reasoning_parser=None, tools=TOOLS, stream=stream)
     assert (alone["reasoning_content"], alone["content"]) == (None, "Sure. Done.")
     assert [c["id"] for c in alone["tool_calls"]] == ["functions.get_weather:0"]
+
+
+@pytest.mark.parametrize("how", ["module", "path"])
+def test_vllm_loads_the_plugin_by_module_name_and_by_path(how: str) -> None:
+    """What `--tool-parser-plugin` and `--reasoning-parser-plugin` do, in a fresh process."""
+    import subprocess
+    import sys
+
+    plugin = "kimi_toolparse.integrations.vllm_plugin" if how == "module" else vllm_plugin.plugin_path()
+    code = (
+        "import sys\n"
+        "from vllm.reasoning import ReasoningParserManager\n"
+        "from vllm.tool_parsers import ToolParserManager\n"
+        "ToolParserManager.import_tool_parser(sys.argv[1])\n"
+        "ReasoningParserManager.import_reasoning_parser(sys.argv[1])\n"
+        "import vllm.entrypoints.openai.chat_completion.serving\n"
+        "print(ToolParserManager.get_tool_parser('kimi_toolparse').__name__,"
+        " ReasoningParserManager.get_reasoning_parser('kimi_toolparse').__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, plugin], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["KimiToolparseToolParser", "KimiToolparseReasoningParser"]
