@@ -166,3 +166,23 @@ def test_model_id_hook_through_sglangs_hook_registry() -> None:
 class FakeServer:
     def make_id(self, call_item: Any, history_tool_calls_cnt: int) -> str:
         return "call_from_sglang"
+
+
+def test_id_hook_target_exists_in_this_sglang() -> None:
+    """The hook's target, read from SGLang's source (its module needs torchvision to import here)."""
+    import importlib.util
+    import inspect
+
+    module, _, method = sglang_plugin._ID_HOOK_TARGET.rpartition(".")
+    module, _, cls = module.rpartition(".")
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    with open(spec.origin, encoding="utf-8") as source:
+        text = source.read()
+    assert f"class {cls}(" in text
+    assert f"    def {method}(\n        self,\n        call_item: ToolCallItem," in text
+    assert list(inspect.signature(sglang_plugin._model_id_hook).parameters)[:3] == [
+        "original",
+        "self",
+        "call_item",
+    ]
