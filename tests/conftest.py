@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
-#: The workplace's shared folder (spec, reference data, conformance corpus); override with KIMI_SHARED.
-SHARED = Path(os.environ.get("KIMI_SHARED", ROOT.parent / "shared"))
-REFERENCE = SHARED / "reference"
-VECTORS = SHARED / "conformance" / "vectors.jsonl"
-VOCAB_FILE = REFERENCE / "tokenizer" / "tiktoken.model"
+from testsupport.paths import FIXTURES, REFERENCE, ROOT, SHARED, VECTORS, VOCAB_FILE
+
+__all__ = ["FIXTURES", "REFERENCE", "ROOT", "SHARED", "VECTORS", "VOCAB_FILE", "need_shared"]
 
 
 def need_shared(path: Path) -> Path:

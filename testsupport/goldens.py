@@ -29,16 +29,14 @@ import difflib
 import functools
 import hashlib
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KIMI_SHARED", ROOT.parent / "shared"))
-REFERENCE = SHARED / "reference"
-GOLDENS = ROOT / "fixtures" / "render" / "goldens.json"
+from testsupport.paths import FIXTURES, REFERENCE, ROOT
+
+GOLDENS = FIXTURES / "render" / "goldens.json"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
