@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diagnostics", action="store_true", help="print a table of diagnostics on stderr")
     p.set_defaults(handler=cmd_parse)
     _add_render(sub)
+    from .serve.cli import add_parser as add_serve
+
+    add_serve(sub)
     return ap
 
 

@@ -1,0 +1,140 @@
+"""``kimi-toolparse serve``: the command line of the gateway (its flags become one :class:`ServeConfig`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from .config import API_KEY_ENV, CONFIG_ENV, ENGINES, ServeConfig
+
+__all__ = ["add_parser", "config_from_args", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``serve`` on the main command line."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve the OpenAI chat API (tools, streaming) in front of a raw /v1/completions engine",
+        description=(
+            "An OpenAI chat-completions server in front of a raw /v1/completions engine: it renders the "
+            "Kimi K2 prompt, streams from the engine and parses tool calls and reasoning. Needs the serve "
+            "extra: pip install 'kimi_toolparse[serve]'."
+        ),
+    )
+    p.add_argument(
+        "--upstream", required=True, metavar="URL", help="the engine's base URL, http://HOST:PORT/v1"
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME",
+        help="a template to serve (repeat for several; the first is the default): kimi-k2.5, "
+        "kimi-k2-thinking, "
+        "moonshotai/Kimi-K2.6, ... (default kimi-k2.5)",
+    )
+    p.add_argument(
+        "--upstream-model", metavar="NAME", help="the model name sent upstream (default: its /v1/models)"
+    )
+    p.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="vllm",
+        help="which engine fields to send so special tokens survive (default vllm)",
+    )
+    p.add_argument(
+        "--upstream-extra", metavar="JSON", help="a JSON object merged into every upstream completion request"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument(
+        "--api-key", metavar="KEY", help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_ENV})"
+    )
+    p.add_argument(
+        "--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N", help="413 above (4 MiB)"
+    )
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="502 after (10 s)")
+    p.add_argument(
+        "--read-timeout", type=float, default=600.0, metavar="S", help="504 when a piece takes longer (600 s)"
+    )
+    p.add_argument("--log-content", action="store_true", help="log prompts and outputs too (off by default)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> ServeConfig:
+    """The configuration the flags (and the environment) describe; ValueError says what is wrong."""
+    extra: tuple[tuple[str, Any], ...] = ()
+    if args.upstream_extra:
+        try:
+            data = json.loads(args.upstream_extra)
+        except ValueError as e:
+            raise ValueError(f"--upstream-extra is not JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError("--upstream-extra must be a JSON object")
+        extra = tuple(data.items())
+    return ServeConfig(
+        upstream=args.upstream,
+        models=tuple(args.model or ("kimi-k2.5",)),
+        upstream_model=args.upstream_model,
+        engine=args.engine,
+        upstream_extra=extra,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        api_key=args.api_key,
+        max_body_bytes=args.max_body_bytes,
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+        log_content=args.log_content,
+        log_level=args.log_level,
+    ).with_env(environ)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    from ..cli import UsageError
+
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        import uvicorn
+
+        from .app import configure_logging, create_app
+    except ImportError as e:
+        raise UsageError(
+            f"serve needs the serve extra ({e.name} is missing): pip install 'kimi_toolparse[serve]'"
+        ) from None
+    try:
+        app = create_app(config)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    configure_logging(config.log_level)
+    common: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_level": "warning" if config.log_level == "info" else config.log_level,
+        "access_log": False,
+        "backlog": 4096,
+        "timeout_keep_alive": 30,
+    }
+    try:
+        if config.workers == 1:
+            uvicorn.run(app, **common)
+        else:
+            os.environ[CONFIG_ENV] = config.to_json()
+            uvicorn.run(
+                "kimi_toolparse.serve.app:create_app_from_env", factory=True, workers=config.workers, **common
+            )
+    except OSError as e:
+        raise UsageError(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise UsageError(
+                f"cannot listen on {config.host}:{config.port} (see the message above)"
+            ) from None
+    return 0

@@ -1,0 +1,113 @@
+"""The gateway's configuration: one frozen object, built from the command line and the environment.
+
+Everything the gateway does is decided here once, at start-up, so that a worker process can rebuild the
+exact same configuration from one environment variable (``--workers N``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINES", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
+
+#: The key clients must send (``--api-key`` overrides it).
+API_KEY_ENV = "KIMI_TOOLPARSE_API_KEY"
+#: The key sent to the upstream as ``Authorization: Bearer …``; read from the environment only.
+UPSTREAM_API_KEY_ENV = "KIMI_TOOLPARSE_UPSTREAM_API_KEY"
+#: How worker processes receive the configuration.
+CONFIG_ENV = "KIMI_TOOLPARSE_SERVE_CONFIG"
+
+#: What each kind of engine is sent on top of OpenAI's completion fields, so that the tool-call markers
+#: (special tokens) survive detokenization and token ids come back where the engine can return them.
+ENGINES: dict[str, dict[str, Any]] = {
+    "vllm": {"skip_special_tokens": False, "spaces_between_special_tokens": False, "return_token_ids": True},
+    "sglang": {"skip_special_tokens": False, "spaces_between_special_tokens": False},
+    "plain": {},
+}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How one gateway runs. Build it with :meth:`create` (which validates) or from the command line."""
+
+    #: The upstream's OpenAI base URL, ending in ``/v1``.
+    upstream: str
+    #: Template names served (the first is the default); the project's names or Hugging Face repos.
+    models: tuple[str, ...] = ("kimi-k2.5",)
+    #: The model name sent upstream; None asks the upstream's ``/v1/models`` (first entry).
+    upstream_model: str | None = None
+    #: Which engine-specific fields to send (a key of :data:`ENGINES`).
+    engine: str = "vllm"
+    #: Extra JSON fields merged into every upstream request (after the engine's).
+    upstream_extra: tuple[tuple[str, Any], ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    #: Clients must send ``Authorization: Bearer <api_key>`` (all endpoints but ``/health``) when set.
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Sent to the upstream as a bearer token when set.
+    upstream_api_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Largest request body accepted, in bytes (413 above).
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: Seconds to connect to the upstream (502 after), and to wait for each piece of its answer (504).
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    #: Log prompts and outputs too (off: they may hold personal data).
+    log_content: bool = False
+    #: Upstream connections kept per worker.
+    max_connections: int = 1024
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.upstream.startswith(("http://", "https://")):
+            raise ValueError(
+                f"--upstream must be an http(s) URL such as http://HOST:PORT/v1, not {self.upstream!r}"
+            )
+        if not self.models:
+            raise ValueError("at least one --model is needed")
+        if self.engine not in ENGINES:
+            raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.workers < 1:
+            raise ValueError("--workers must be 1 or more")
+        if self.max_body_bytes < 1024:
+            raise ValueError("--max-body-bytes must be at least 1024")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("timeouts must be positive numbers of seconds")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"--port must be 0..65535, not {self.port}")
+
+    @property
+    def upstream_base(self) -> str:
+        """The upstream base URL without a trailing slash."""
+        return self.upstream.rstrip("/")
+
+    @property
+    def upstream_fields(self) -> dict[str, Any]:
+        """The fields added to every upstream completion request."""
+        return {**ENGINES[self.engine], **dict(self.upstream_extra)}
+
+    def with_env(self, environ: dict[str, str] | None = None) -> ServeConfig:
+        """Fill the keys left unset from :data:`API_KEY_ENV` and :data:`UPSTREAM_API_KEY_ENV`."""
+        env = os.environ if environ is None else environ
+        return dataclasses.replace(
+            self,
+            api_key=self.api_key if self.api_key is not None else (env.get(API_KEY_ENV) or None),
+            upstream_api_key=self.upstream_api_key
+            if self.upstream_api_key is not None
+            else (env.get(UPSTREAM_API_KEY_ENV) or None),
+        )
+
+    def to_json(self) -> str:
+        """The configuration as JSON (keys included: it only travels to this process's own workers)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        data = json.loads(text)
+        data["models"] = tuple(data["models"])
+        data["upstream_extra"] = tuple(tuple(kv) for kv in data["upstream_extra"])
+        return cls(**data)
