@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve.cli import add_parser as add_serve
 
     add_serve(sub)
+    from .fuzzing.cli import add_parser as add_fuzz
+
+    add_fuzz(sub)
     return ap
 
 
