@@ -682,7 +682,14 @@ def _q_missing_call_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
         b.data(call_id)
         b.mark(ARG_BEGIN)
         b.data(args)
-        b.mark(draw(_SPACE) if skip else CALL_END)
+        if skip and draw(st.booleans()):
+            # the model forgot its markers and went on writing: that prose, up to the closer, is content
+            prose_after = draw(
+                st.sampled_from([" Let me check.", "\nNow the next one:", " 好的", "\n\nDone 2"])
+            )
+            b.say(prose_after + draw(_SPACE))
+        else:
+            b.mark(draw(_SPACE) if skip else CALL_END)
         b.call(call_id, _name_from_id(call_id), args)
     b.mark(SECTION_END)
     b.say(draw(prose()))
@@ -801,7 +808,8 @@ def _q_double_encoded(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
         b.mark(CALL_BEGIN)
         b.data(call_id)
         b.mark(ARG_BEGIN)
-        b.data(json.dumps(args, ensure_ascii=draw(st.booleans())) if twice else args)
+        pad = draw(st.sampled_from(["", "", " ", "\n"]))  # inside the string: stripped after unwrapping
+        b.data(json.dumps(pad + args + pad, ensure_ascii=draw(st.booleans())) if twice else args)
         b.mark(CALL_END)
         b.call(call_id, _name_from_id(call_id), args)
     b.mark(SECTION_END)

@@ -30,6 +30,14 @@ _SETTINGS = settings(
 )
 TEXT_QUIRKS = [q for q in QUIRKS if q != "markers_in_strings"]
 
+#: Issue 9: the spec strips double-encoded arguments after unwrapping; the parser fix is on its own branch.
+#: Cases of that class are checked by the xfail test below; the lead removes this after merging the fix.
+_PADDED_DOUBLE_ENCODING = re.compile(r'<\|tool_call_argument_begin\|>"(?: |\\n)')
+
+
+def awaits_parser_fix(case: Case) -> bool:
+    return case.quirk == "double_encoded" and bool(_PADDED_DOUBLE_ENCODING.search(case.raw))
+
 
 @pytest.mark.parametrize("quirk", TEXT_QUIRKS)
 def test_expected_message_matches_parser_in_text(quirk: str) -> None:
@@ -37,6 +45,8 @@ def test_expected_message_matches_parser_in_text(quirk: str) -> None:
     @given(quirky_outputs([quirk]), st.data())
     def check(case: Case, data: st.DataObject) -> None:
         assert case.quirk == quirk
+        if awaits_parser_fix(case):
+            return
         assert parse(case.raw, tools=case.tools, thinking=case.thinking).to_openai() == case.expected
         parser = StreamParser(tools=case.tools, thinking=case.thinking)
         events = []
@@ -54,6 +64,8 @@ def test_expected_message_matches_parser_with_token_ids(quirk: str, vocab) -> No
     @settings(_SETTINGS, max_examples=12)
     @given(quirky_outputs([quirk], token_ids=True), st.data())
     def check(case: Case, data: st.DataObject) -> None:
+        if awaits_parser_fix(case):
+            return
         ids = case.token_ids(vocab)
         parser = StreamParser(tools=case.tools, thinking=case.thinking)
         for text, step_ids in data.draw(token_steps(ids, vocab)):
@@ -66,6 +78,16 @@ def test_expected_message_matches_parser_with_token_ids(quirk: str, vocab) -> No
         assert by_ids.message.to_openai() == case.expected
 
     check()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9: double-encoded arguments are stripped after unwrapping (rule 12); the parser fix is on "
+    "the fix-parser branch: remove this mark after merging it",
+)
+def test_padded_double_encoding_is_stripped_after_unwrapping() -> None:
+    case = find(quirky_outputs(["double_encoded"]), awaits_parser_fix)
+    assert parse(case.raw, tools=case.tools, thinking=case.thinking).to_openai() == case.expected
 
 
 def test_markers_in_strings_differ_in_text_mode() -> None:
@@ -124,7 +146,7 @@ def test_each_corpus_category_is_reachable_from_some_quirk() -> None:
     assert corpus == set(CATEGORIES)
     seen: set[str] = set()
 
-    @settings(_SETTINGS, max_examples=150, derandomize=True, phases=[Phase.generate])
+    @settings(_SETTINGS, max_examples=400, derandomize=True, phases=[Phase.generate])
     @given(quirky_outputs(token_ids=True), st.data())
     def draw(case: Case, data: st.DataObject) -> None:
         seen.update(case.categories)
@@ -133,7 +155,7 @@ def test_each_corpus_category_is_reachable_from_some_quirk() -> None:
             seen.add("streaming-splits")
 
     draw()
-    assert corpus - seen == set()
+    assert corpus - seen == set(), f"never drawn: {sorted(corpus - seen)}"
 
 
 def test_conversations_render_with_every_call_and_result() -> None:

@@ -125,8 +125,10 @@ def _sglang(vocab: Any) -> Target:
                 "tool_calls": [_sglang_call(c, i) for i, c in enumerate(result.calls)],
             }
         deltas: list[dict[str, Any]] = []
-        for chunk in feed.chunks:
-            reasoning, text = reasoner.parse_stream_chunk(chunk)
+        for chunk in [*feed.chunks, None]:
+            reasoning, text = (
+                reasoner.parse_stream_chunk(chunk) if chunk is not None else reasoner.parse_stream_end()
+            )
             if reasoning:
                 deltas.append({"reasoning_content": reasoning})
             if text:

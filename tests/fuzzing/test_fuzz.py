@@ -56,16 +56,26 @@ def test_the_hyphenated_names_the_guide_drops_are_found(capsys: pytest.CaptureFi
     assert code == 1 and "canonical" in out
 
 
+ALL = ",".join(QUIRKS)
+
+
 @pytest.mark.parametrize("function", ["parse_text", "parse_chunks"])
 def test_finds_nothing_in_this_projects_parser(capsys: pytest.CaptureFixture[str], function: str) -> None:
-    code, out, _ = fuzz(capsys, f"tests.fuzzing.own_targets:{function}", "--examples", "15")
+    code, out, _ = fuzz(
+        capsys, f"tests.fuzzing.own_targets:{function}", "--examples", "15", "--quirks", ALL
+    )
     assert code == 0, out
     assert "no failures in 13 quirks" in out
 
 
 def test_finds_nothing_in_this_projects_parser_on_token_ids(capsys: pytest.CaptureFixture[str], vocab) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = fuzz(
-        capsys, "tests.fuzzing.own_targets:parse_token_ids", "--examples", "8", "--vocab", str(VOCAB_FILE)
+        capsys,
+        "tests.fuzzing.own_targets:parse_token_ids",
+        "--examples",
+        "8",
+        "--vocab",
+        str(VOCAB_FILE),
     )
     assert code == 0, out
     assert "no failures in 14 quirks" in out  # markers_in_strings included
@@ -124,7 +134,9 @@ def faulty_server() -> Iterator[tuple[str, int]]:
 
 def test_url_finds_nothing_in_a_right_server(capsys: pytest.CaptureFixture[str], server: tuple[str, int]) -> None:
     url, upstream = server
-    code, out, _ = fuzz(capsys, "--url", url, "--upstream-port", str(upstream), "--examples", "6")
+    code, out, _ = fuzz(
+        capsys, "--url", url, "--upstream-port", str(upstream), "--examples", "6", "--quirks", ALL
+    )
     assert code == 0, out
 
 
