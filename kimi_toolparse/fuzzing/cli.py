@@ -122,8 +122,8 @@ def _target(args: argparse.Namespace, vocab: Any) -> Target:
     if args.target in ("vllm", "sglang"):
         from .engines import engine_target
 
-        if vocab is None:
-            raise _usage(f"{args.target} runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
+        if vocab is None and args.target == "vllm":
+            raise _usage("vllm runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
         return engine_target(args.target, vocab)
     target = callable_target(args.target)
     if target.mode == "token_ids" and vocab is None:
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             target.close()
     failures = _distinct([r.failure for r in results if r.failure is not None])
     for number, (failure, quirks_hit) in enumerate(failures, 1):
-        _print_failure(number, failure, quirks_hit, out)
+        _print_failure(number, failure, quirks_hit, target.streams, out)
     _print_table(results, out)
     if args.report:
         try:
@@ -202,15 +202,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _print_failure(number: int, failure: Failure, quirks: list[str], out: TextIO) -> None:
+def _print_failure(number: int, failure: Failure, quirks: list[str], streams: bool, out: TextIO) -> None:
     feed = failure.feed
     out.write(f"FAIL {number} [{', '.join(quirks)}] {failure.difference}\n")
     out.write(f"  raw:      {_json(feed.case.raw)}\n")
-    if len(feed.chunks) > 1:
-        out.write(f"  chunks:   {_json(feed.chunks)}\n")
-    if feed.steps is not None and feed.stream:
+    if feed.stream and feed.steps is not None:
         out.write(f"  steps:    {_json([ids for _, ids in feed.steps])}\n")
-    elif feed.token_ids is not None:
+    elif len(feed.chunks) > 1 and (feed.stream or not streams):
+        out.write(f"  chunks:   {_json(feed.chunks)}\n")
+    if feed.token_ids is not None and not (feed.stream and feed.steps is not None):
         out.write(f"  token ids: {_json(feed.token_ids)}\n")
     extras = []
     if feed.case.thinking:
