@@ -25,9 +25,7 @@ from kimi_toolparse.tokens import KIND_BY_TEXT
 from .conftest import VECTORS, need_shared
 from .streams import assert_stream_matches
 
-_SETTINGS = settings(
-    max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
+_SETTINGS = settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 TEXT_QUIRKS = [q for q in QUIRKS if q != "markers_in_strings"]
 
 #: Issue 9: the spec strips double-encoded arguments after unwrapping; the parser fix is on its own branch.

@@ -87,7 +87,7 @@ def normalize_message(answer: Any) -> dict[str, Any]:
         calls.append({"id": tc.get("id"), "name": function.get("name"), "arguments": arguments})
     return {
         "content": content if isinstance(content, str) and content.strip() else None,
-        "reasoning_content": reasoning if isinstance(reasoning, str) and reasoning else None,
+        "reasoning_content": reasoning if isinstance(reasoning, str) and reasoning.strip() else None,
         "tool_calls": calls,
     }
 

@@ -18,7 +18,9 @@ def test_engine_parsers_run_through_their_interfaces(
 ) -> None:
     pytest.importorskip(module, reason=f"{engine} is not installed here (it needs its own environment)")
     need_shared(VOCAB_FILE)
-    code = main(["fuzz", engine, "--vocab", str(VOCAB_FILE), "--examples", "10", "--quirks", "canonical,whitespace"])
+    code = main(
+        ["fuzz", engine, "--vocab", str(VOCAB_FILE), "--examples", "10", "--quirks", "canonical,whitespace"]
+    )
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert "canonical" in out and "whitespace" in out

@@ -70,7 +70,12 @@ def main() -> None:
             if stream:
                 self.wfile.write(b"data: [DONE]\n\n")
                 return
-            answer = json.dumps({"object": "chat.completion", "choices": [{"index": 0, "message": parser.message.to_openai()}]})
+            answer = json.dumps(
+                {
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": parser.message.to_openai()}],
+                }
+            )
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer.encode())))
