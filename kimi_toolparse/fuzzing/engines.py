@@ -2,16 +2,61 @@
 
 They need the engine installed in the same environment (``pip install --no-deps vllm`` plus what its
 import chain needs, no GPU). Token ids come from the Kimi vocabulary (``--vocab``), as an engine has them.
+As in a running engine, the parser sees the output only up to ``<|im_end|>`` (generation stops at the
+end-of-sequence token), and reasoning parsing is on when the prompt ended with ``<think>`` or the output
+opens with it (a thinking model), off otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from ..tokens import SPECIAL_IDS
+from ..tokens import IM_END, SPECIAL_IDS
 from .targets import Feed, Target, TargetError
 
 __all__ = ["VocabTokenizer", "engine_target"]
+
+_EOS = SPECIAL_IDS[IM_END]
+
+
+def _until_eos(feed: Feed, vocab: Any) -> Feed:
+    """The feed cut where an engine stops generating: before the first ``<|im_end|>``."""
+    case, ids = feed.case, feed.token_ids
+    if ids is not None and _EOS in ids:
+        ids = ids[: ids.index(_EOS)]
+        raw = str(vocab.decode(ids))
+    elif ids is None and IM_END in case.raw:
+        raw = case.raw[: case.raw.index(IM_END)]
+    else:
+        return feed
+    kept = len(ids or [])
+    steps, seen = [], 0
+    for text, step_ids in feed.steps or []:
+        if seen + len(step_ids) > kept:
+            keep = step_ids[: kept - seen]
+            if keep:
+                steps.append((str(vocab.decode(keep)), keep))
+            break
+        steps.append((text, step_ids))
+        seen += len(step_ids)
+    chunks, pos = [], 0
+    for chunk in feed.chunks:
+        part = chunk[: max(0, len(raw) - pos)]
+        pos += len(chunk)
+        if part:
+            chunks.append(part)
+    return dataclasses.replace(
+        feed,
+        case=dataclasses.replace(case, pieces=((raw, True),)),
+        chunks=chunks or [""],
+        token_ids=ids,
+        steps=steps if feed.steps is not None else None,
+    )
+
+
+def _thinking(feed: Feed) -> bool:
+    return feed.case.thinking or feed.case.raw.lstrip().startswith("<think>")
 
 
 class VocabTokenizer:
@@ -73,14 +118,15 @@ def _vllm(vocab: Any) -> Target:
     tokenizer.get_vocab()
 
     def run(feed: Feed) -> Any:
-        case = feed.case
+        feed = _until_eos(feed, vocab)
+        case, thinking = feed.case, _thinking(feed)
         request = ChatCompletionRequest(
             model="kimi-k2",
             messages=[{"role": "user", "content": "Use the tools."}],
             tools=case.tools,
-            chat_template_kwargs={"thinking": case.thinking},
+            chat_template_kwargs={"thinking": thinking},
         )
-        parser = KimiK2Parser(tokenizer, request.tools, chat_template_kwargs={"thinking": case.thinking})
+        parser = KimiK2Parser(tokenizer, request.tools, chat_template_kwargs={"thinking": thinking})
         if not feed.stream or not feed.steps:
             reasoning, content, calls = parser.parse(
                 case.raw, request, enable_auto_tools=True, model_output_token_ids=feed.token_ids or ()
@@ -112,6 +158,7 @@ def _sglang(vocab: Any) -> Target:
         raise TargetError(f"cannot load SGLang's Kimi K2 detector: {type(e).__name__}: {e}") from None
 
     def run(feed: Feed) -> Any:
+        feed = _until_eos(feed, vocab)
         case = feed.case
         tools = [Tool.model_validate(t) for t in case.tools or []]
         reasoner = ReasoningParser("kimi_k2", stream_reasoning=True, force_reasoning=case.thinking)
