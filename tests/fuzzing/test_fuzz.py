@@ -173,3 +173,24 @@ def test_url_with_token_ids_streams_engine_steps(
         str(VOCAB_FILE),
     )
     assert code == 0, out
+
+
+def test_the_command_line_starts_without_hypothesis_and_fuzz_says_what_to_install() -> None:
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'hypothesis': raise ImportError('No module named hypothesis')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from kimi_toolparse.cli import main\n"
+        "assert main(['parse', '--help']) == 0\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert "usage: kimi-toolparse parse" in ok.stdout
+    failing = script.replace("['parse', '--help']) == 0", "['fuzz', 'm:f']) == 2")
+    done = subprocess.run([sys.executable, "-c", failing], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stderr
+        == "kimi-toolparse: fuzz needs hypothesis (No module named hypothesis): pip install 'kimi_toolparse[fuzz]'\n"
+    )
