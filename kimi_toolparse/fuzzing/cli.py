@@ -187,10 +187,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _distinct(failures: list[Failure]) -> list[tuple[Failure, list[str]]]:
-    """Each distinct failure once: the same input with the same difference is shown for all its quirks."""
+    """Each distinct failure once: the same input with the same difference (or the same error, whatever
+    the input) is shown once for all its quirks."""
     seen: dict[tuple[str, str], tuple[Failure, list[str]]] = {}
     for f in failures:
-        key = (f.feed.case.raw, f.difference)
+        # the same error for every input (a wrong model name, say) is one failure
+        key = ("", f.difference) if f.actual is None else (f.feed.case.raw, f.difference)
         if key in seen:
             seen[key][1].append(f.quirk)
         else:
