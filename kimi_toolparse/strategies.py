@@ -538,6 +538,12 @@ class _Builder:
         }
         if calls:
             expected["tool_calls"] = calls
+        if any(
+            not i.startswith("functions.") or any(c in n for c in ".-:") or not n.isascii()
+            for i, n, _ in self.calls
+            if n
+        ):
+            self.categories.add("names")  # rule 10: no prefix, dots, hyphens, non-ASCII
         if any(a.count("{") + a.count("[") > 1 for _, _, a in self.calls):
             self.categories.add("json-args")  # nested objects or arrays
         if self.reasoning is not None:
@@ -632,8 +638,6 @@ def _q_canonical(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
     b.categories.add("basic")
     if b.content:
         b.categories.add("content-around")
-    if any(":" in n or "." in n or "-" in n or not n.isascii() for _, n, _ in b.calls if n):
-        b.categories.add("names")
     return b.case("canonical", _tools_for(d, ctx["tools"] and draw(st.booleans())), thinking)
 
 
