@@ -94,7 +94,7 @@ def _quirks(spec: str | None) -> list[str]:
 def _vocab(path: str | None) -> Any:
     if path is None:
         return None
-    from ..vocab import KimiVocabulary
+    from .. import KimiVocabulary
 
     try:
         vocab = KimiVocabulary.from_file(path)
