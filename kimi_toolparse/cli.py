@@ -290,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .constrain.cli import add_parser as add_grammar
 
     add_grammar(sub)
+    from .fuzzing.cli import add_parser as add_fuzz
+
+    add_fuzz(sub)
     return ap
 
 

@@ -1,0 +1,239 @@
+"""``kimi-toolparse fuzz TARGET``: the command line of the differential fuzzer.
+
+Prints each failure once (shrunk) with its quirk, raw text, chunking, expected and actual message and the
+first difference, then a table of failures by quirk. Exit status 1 when anything failed, 0 when nothing
+did, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .runner import Failure, QuirkResult
+    from .targets import Target
+
+#: The quirks, listed here too so that ``--help`` works without hypothesis (kept equal by a test).
+QUIRKS = (
+    "canonical",
+    "whitespace",
+    "singular_section",
+    "missing_call_end",
+    "missing_section_end",
+    "truncated",
+    "drifted_id",
+    "double_encoded",
+    "no_arg_begin",
+    "think_calls",
+    "text_after_section",
+    "stray_markers",
+    "end_of_turn",
+    "markers_in_strings",
+)
+
+__all__ = ["QUIRKS", "add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``fuzz`` on the main command line."""
+    p = subparsers.add_parser(
+        "fuzz",
+        help="fuzz another Kimi K2 parser or server against the spec's answers",
+        description=(
+            "Differential fuzzing: draw Kimi K2 outputs with real-world quirks, run them through TARGET "
+            "and compare with the message the spec says they parse to. TARGET is module:function (takes "
+            "the text, or a 'chunks' or 'token_ids' parameter, and returns an OpenAI message or a list of "
+            "stream chunks), 'vllm' or 'sglang' (the engine's built-in Kimi K2 parser), or 'url' with "
+            "--url (a whole server, given a stand-in /v1/completions upstream on --upstream-port)."
+        ),
+        epilog="quirks: " + ", ".join(QUIRKS),
+    )
+    p.add_argument(
+        "target", metavar="TARGET", nargs="?", help="module:function, vllm, sglang (or give --url)"
+    )
+    p.add_argument("--url", metavar="URL", help="a server's base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--upstream-port", type=int, metavar="P", help="with --url: the port of the stand-in upstream"
+    )
+    p.add_argument("--model", default="kimi-k2", metavar="NAME", help="with --url: the model name to request")
+    p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk (100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (0)")
+    p.add_argument("--quirks", metavar="A,B", help=f"only these quirks (of {', '.join(QUIRKS)})")
+    p.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="servers and engines: only streaming (--stream) or only not (--no-stream); default both",
+    )
+    p.add_argument("--vocab", metavar="PATH", help="tiktoken.model of the Kimi family, for token-id targets")
+    p.add_argument("--report", metavar="FILE.jsonl", help="also write each failure as one JSON line")
+    p.set_defaults(handler=run)
+
+
+def _usage(message: str) -> Exception:
+    from ..cli_support import UsageError
+
+    return UsageError(message)
+
+
+def _quirks(spec: str | None) -> list[str]:
+    if spec is None:
+        return list(QUIRKS)
+    chosen = [q.strip() for q in spec.split(",") if q.strip()]
+    for q in chosen:
+        if q not in QUIRKS:
+            raise _usage(f"unknown quirk {q!r}: choose from {', '.join(QUIRKS)}")
+    if not chosen:
+        raise _usage("--quirks is empty")
+    return chosen
+
+
+def _vocab(path: str | None) -> Any:
+    if path is None:
+        return None
+    from .. import KimiVocabulary
+
+    try:
+        vocab = KimiVocabulary.from_file(path)
+        vocab.tiktoken_encoding  # noqa: B018 (fails early when tiktoken is missing)
+    except (OSError, ValueError, ImportError) as e:
+        raise _usage(f"--vocab {path}: {' '.join(str(e).split())}") from None
+    return vocab
+
+
+def _target(args: argparse.Namespace, vocab: Any) -> Target:
+    from .targets import callable_target
+
+    if args.url is not None:
+        if args.target not in (None, "url"):
+            raise _usage("give either TARGET or --url, not both")
+        if args.upstream_port is None:
+            raise _usage("--url needs --upstream-port P: the port your server's upstream points at")
+        from .server import url_target
+
+        return url_target(args.url, args.upstream_port, model=args.model, vocab=vocab)
+    if args.upstream_port is not None:
+        raise _usage("--upstream-port goes with --url")
+    if args.target is None:
+        raise _usage("give a TARGET (module:function, vllm, sglang) or --url")
+    if args.target in ("vllm", "sglang"):
+        from .engines import engine_target
+
+        if vocab is None and args.target == "vllm":
+            raise _usage("vllm runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
+        return engine_target(args.target, vocab)
+    target = callable_target(args.target)
+    if target.mode == "token_ids" and vocab is None:
+        raise _usage(f"{args.target} takes token_ids: pass --vocab PATH (the model's tiktoken.model)")
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fuzz the target; print failures and the summary table; 1 when anything failed."""
+    if args.examples < 1:
+        raise _usage("--examples must be at least 1")
+    try:
+        from .runner import fuzz, stderr_progress
+        from .targets import TargetError
+    except ImportError as e:
+        raise _usage(f"fuzz needs hypothesis ({e}): pip install 'kimi_toolparse[fuzz]'") from None
+    quirks = _quirks(args.quirks)
+    vocab = _vocab(args.vocab)
+    try:
+        target = _target(args, vocab)
+    except TargetError as e:
+        raise _usage(str(e)) from None
+    out = sys.stdout
+    out.write(
+        f"fuzzing {target.name} ({target.mode}), {args.examples} examples per quirk, seed {args.seed}\n\n"
+    )
+    try:
+        results = fuzz(
+            target,
+            quirks=quirks,
+            examples=args.examples,
+            seed=args.seed,
+            stream=args.stream,
+            vocab=vocab,
+            progress=stderr_progress,
+        )
+    except TargetError as e:
+        raise _usage(str(e)) from None
+    finally:
+        if target.close is not None:
+            target.close()
+    failures = _distinct([r.failure for r in results if r.failure is not None])
+    for number, (failure, quirks_hit) in enumerate(failures, 1):
+        _print_failure(number, failure, quirks_hit, target.streams, out)
+    _print_table(results, out)
+    if args.report:
+        try:
+            with open(args.report, "w", encoding="utf-8") as f:
+                for r in results:
+                    if r.failure is not None:
+                        f.write(json.dumps(r.failure.to_json(), ensure_ascii=False) + "\n")
+        except OSError as e:
+            raise _usage(f"cannot write {args.report}: {e.strerror or e}") from None
+    failed = sum(r.failure is not None for r in results)
+    out.write(
+        f"\n{failed} of {len(results)} quirks failed\n"
+        if failed
+        else f"\nno failures in {len(results)} quirks\n"
+    )
+    return 1 if failed else 0
+
+
+def _distinct(failures: list[Failure]) -> list[tuple[Failure, list[str]]]:
+    """Each distinct failure once: the same input with the same difference (or the same error, whatever
+    the input) is shown once for all its quirks."""
+    seen: dict[tuple[str, str], tuple[Failure, list[str]]] = {}
+    for f in failures:
+        # the same error for every input (a wrong model name, say) is one failure
+        key = ("", f.difference) if f.actual is None else (f.feed.case.raw, f.difference)
+        if key in seen:
+            seen[key][1].append(f.quirk)
+        else:
+            seen[key] = (f, [f.quirk])
+    return list(seen.values())
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _print_failure(number: int, failure: Failure, quirks: list[str], streams: bool, out: TextIO) -> None:
+    feed = failure.feed
+    out.write(f"FAIL {number} [{', '.join(quirks)}] {failure.difference}\n")
+    out.write(f"  raw:      {_json(feed.case.raw)}\n")
+    if feed.stream and feed.steps is not None:
+        out.write(f"  steps:    {_json([ids for _, ids in feed.steps])}\n")
+    elif len(feed.chunks) > 1 and (feed.stream or not streams):
+        out.write(f"  chunks:   {_json(feed.chunks)}\n")
+    if feed.token_ids is not None and not (feed.stream and feed.steps is not None):
+        out.write(f"  token ids: {_json(feed.token_ids)}\n")
+    extras = []
+    if feed.case.thinking:
+        extras.append("thinking=True")
+    if feed.case.tools is not None:
+        extras.append("tools=" + ",".join(t["function"]["name"] for t in feed.case.tools))
+    if feed.stream:
+        extras.append("stream=True")
+    if extras:
+        out.write(f"  input:    {' '.join(extras)}\n")
+    out.write(f"  expected: {_json(failure.expected)}\n")
+    out.write(f"  actual:   {_json(failure.actual) if failure.actual is not None else '(no message)'}\n\n")
+
+
+def _print_table(results: list[QuirkResult], out: TextIO) -> None:
+    rows = [("quirk", "runs", "result", "first difference")]
+    for r in results:
+        diff = "" if r.failure is None else r.failure.difference
+        if len(diff) > 70:
+            diff = diff[:67] + "..."
+        rows.append((r.quirk, str(r.examples), "FAIL" if r.failure else "ok", diff))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")

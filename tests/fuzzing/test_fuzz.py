@@ -1,0 +1,194 @@
+"""``kimi-toolparse fuzz`` end to end: the guide's regexes fail, this project's parser does not, and a
+server is fuzzed through a stand-in upstream (a clean one passes, one with a planted fault does not)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kimi_toolparse.cli import main
+from kimi_toolparse.fuzzing.cli import QUIRKS as CLI_QUIRKS
+from kimi_toolparse.strategies import QUIRKS
+
+from ..conftest import ROOT, VOCAB_FILE, need_shared
+
+
+def fuzz(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["fuzz", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_cli_lists_the_same_quirks_as_the_strategies() -> None:
+    assert CLI_QUIRKS == QUIRKS
+
+
+def test_finds_the_guide_regexes_known_failures_within_the_default_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "failures.jsonl"
+    code, out, _ = fuzz(capsys, "tests.fuzzing.guide_regex:parse", "--report", str(report))
+    assert code == 1
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    by_quirk = {r["quirk"]: r for r in rows}
+    # a call without its end marker is lost; so is a header without ARG_BEGIN, and text after the section
+    assert "missing call" in by_quirk["missing_call_end"]["difference"]
+    assert "missing call" in by_quirk["no_arg_begin"]["difference"]
+    assert by_quirk["text_after_section"]["difference"].startswith("content:")
+    assert by_quirk["double_encoded"]["difference"].startswith("tool_calls[0].function.arguments")
+    # each failure is printed with its input and both answers, then the table
+    for label in ("raw:", "expected:", "actual:"):
+        assert label in out
+    assert "quirk" in out and "first difference" in out
+    assert f"{len(rows)} of 13 quirks failed" in out
+    # shrunk: the smallest counterexample, not a random mess
+    assert len(by_quirk["missing_call_end"]["raw"]) < 200
+
+
+ALL = ",".join(QUIRKS)
+
+
+@pytest.mark.parametrize("function", ["parse_text", "parse_chunks"])
+def test_finds_nothing_in_this_projects_parser(capsys: pytest.CaptureFixture[str], function: str) -> None:
+    code, out, _ = fuzz(capsys, f"tests.fuzzing.own_targets:{function}", "--examples", "15", "--quirks", ALL)
+    assert code == 0, out
+    assert "no failures in 13 quirks" in out
+
+
+def test_finds_nothing_in_this_projects_parser_on_token_ids(
+    capsys: pytest.CaptureFixture[str], vocab
+) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = fuzz(
+        capsys,
+        "tests.fuzzing.own_targets:parse_token_ids",
+        "--examples",
+        "8",
+        "--vocab",
+        str(VOCAB_FILE),
+    )
+    assert code == 0, out
+    assert "no failures in 14 quirks" in out  # markers_in_strings included
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["no_such_module:f"], "cannot import no_such_module"),
+        (["tests.fuzzing.guide_regex:nope"], "has no attribute 'nope'"),
+        (["justaname"], "is not module:function"),
+        (["tests.fuzzing.guide_regex:parse", "--quirks", "canonical,bogus"], "unknown quirk 'bogus'"),
+        (["tests.fuzzing.guide_regex:parse", "--examples", "0"], "--examples must be at least 1"),
+        (["tests.fuzzing.own_targets:parse_token_ids"], "takes token_ids: pass --vocab"),
+        (["--url", "http://127.0.0.1:9/v1"], "--url needs --upstream-port"),
+        ([], "give a TARGET"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = fuzz(capsys, *argv)
+    assert code == 2
+    assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1 and message in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server(fault: bool) -> Iterator[tuple[str, int]]:
+    port, upstream = _free_port(), _free_port()
+    argv = [sys.executable, "-m", "tests.fuzzing.toy_server", str(port), str(upstream)]
+    proc = subprocess.Popen(
+        [*argv, *(["--fault"] if fault else [])], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield f"http://127.0.0.1:{port}/v1", upstream
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, int]]:
+    pytest.importorskip("uvicorn", reason="the stand-in upstream needs the serve extra")
+    yield from _server(fault=False)
+
+
+@pytest.fixture
+def faulty_server() -> Iterator[tuple[str, int]]:
+    pytest.importorskip("uvicorn", reason="the stand-in upstream needs the serve extra")
+    yield from _server(fault=True)
+
+
+def test_url_finds_nothing_in_a_right_server(
+    capsys: pytest.CaptureFixture[str], server: tuple[str, int]
+) -> None:
+    url, upstream = server
+    code, out, _ = fuzz(
+        capsys, "--url", url, "--upstream-port", str(upstream), "--examples", "6", "--quirks", ALL
+    )
+    assert code == 0, out
+
+
+def test_url_finds_the_planted_fault(
+    capsys: pytest.CaptureFixture[str], faulty_server: tuple[str, int]
+) -> None:
+    url, upstream = faulty_server
+    code, out, _ = fuzz(
+        capsys, "--url", url, "--upstream-port", str(upstream), "--quirks", "canonical", "--examples", "20"
+    )
+    assert code == 1
+    # the engine stripped the markers: the call came back as content
+    assert 'content: expected null, got "functions.get_weather:0' in out
+
+
+def test_url_with_token_ids_streams_engine_steps(
+    capsys: pytest.CaptureFixture[str],
+    server: tuple[str, int],
+    vocab,  # type: ignore[no-untyped-def]
+) -> None:
+    url, upstream = server
+    need_shared(VOCAB_FILE)
+    code, out, _ = fuzz(
+        capsys,
+        "--url",
+        url,
+        "--upstream-port",
+        str(upstream),
+        "--examples",
+        "4",
+        "--stream",
+        "--quirks",
+        "canonical,markers_in_strings,end_of_turn",
+        "--vocab",
+        str(VOCAB_FILE),
+    )
+    assert code == 0, out
+
+
+def test_the_command_line_starts_without_hypothesis_and_fuzz_says_what_to_install() -> None:
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'hypothesis': raise ImportError('No module named hypothesis')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from kimi_toolparse.cli import main\n"
+        "assert main(['parse', '--help']) == 0\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert "usage: kimi-toolparse parse" in ok.stdout
+    failing = script.replace("['parse', '--help']) == 0", "['fuzz', 'm:f']) == 2")
+    done = subprocess.run([sys.executable, "-c", failing], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    want = "fuzz needs hypothesis (No module named hypothesis): pip install 'kimi_toolparse[fuzz]'"
+    assert done.stderr == f"kimi-toolparse: {want}\n"
