@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kimi_toolparse import ArgumentsDelta, StreamParser, ToolCallStart, Tools, ends_in_reasoning, render
-from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_IDS, THINK_END
+from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, IM_END, SECTION_BEGIN, SPECIAL_IDS, THINK_END
 
 __all__ = [
     "ApiError",
@@ -195,7 +195,8 @@ def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Pla
         "prompt": prompt + prefill,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "stop": ["<|im_end|>", *stops],
+        # The end of the turn: by token id where the engine takes one (see config.ENGINES), else as text.
+        "stop": stops if "stop_token_ids" in fields else [IM_END, *stops],
         "n": req.n,
     }
     max_tokens = req.max_completion_tokens or req.max_tokens

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from kimi_toolparse.tokens import IM_END, SPECIAL_IDS
+
 __all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINES", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
 
 #: The key clients must send (``--api-key`` overrides it).
@@ -22,10 +24,22 @@ UPSTREAM_API_KEY_ENV = "KIMI_TOOLPARSE_UPSTREAM_API_KEY"
 CONFIG_ENV = "KIMI_TOOLPARSE_SERVE_CONFIG"
 
 #: What each kind of engine is sent on top of OpenAI's completion fields, so that the tool-call markers
-#: (special tokens) survive detokenization and token ids come back where the engine can return them.
+#: (special tokens) survive detokenization and token ids come back where the engine can return them. The
+#: turn ends at the ``<|im_end|>`` token id where the engine takes one: a stop *string* would also cut
+#: arguments whose JSON text mentions ``<|im_end|>`` in ordinary tokens (the fuzzer found it). Engines
+#: without ``stop_token_ids`` get the stop string.
 ENGINES: dict[str, dict[str, Any]] = {
-    "vllm": {"skip_special_tokens": False, "spaces_between_special_tokens": False, "return_token_ids": True},
-    "sglang": {"skip_special_tokens": False, "spaces_between_special_tokens": False},
+    "vllm": {
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+        "return_token_ids": True,
+        "stop_token_ids": [SPECIAL_IDS[IM_END]],
+    },
+    "sglang": {
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+        "stop_token_ids": [SPECIAL_IDS[IM_END]],
+    },
     "plain": {},
 }
 

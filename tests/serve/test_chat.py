@@ -102,9 +102,16 @@ def test_upstream_body_fields() -> None:
     p = plan(max_tokens=10, max_completion_tokens=20, temperature=0.5, stop="X", seed=3, n=2)
     body = p.upstream
     assert body["max_tokens"] == 20 and body["temperature"] == 0.5 and body["seed"] == 3 and body["n"] == 2
-    assert body["stop"] == ["<|im_end|>", "X"] and body["stream"] is True
+    # vLLM ends the turn at the <|im_end|> id: a stop string would also cut arguments that mention it as text
+    assert body["stop"] == ["X"] and body["stop_token_ids"] == [163586] and body["stream"] is True
     assert body["skip_special_tokens"] is False and body["return_token_ids"] is True
     assert "top_p" not in body
+    plain = plan_request(
+        parse_request({"model": "kimi-k2-instruct", "messages": USER, "stop": "X"}),
+        "kimi-k2-instruct",
+        dict(ENGINES["plain"]),
+    ).upstream
+    assert plain["stop"] == ["<|im_end|>", "X"] and "stop_token_ids" not in plain
 
 
 @pytest.mark.parametrize(

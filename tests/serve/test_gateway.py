@@ -116,7 +116,7 @@ def test_tool_call_loop_non_streaming_prompts_are_the_renderers() -> None:
         ]
         sent = up.requests[-1].body
         assert sent["skip_special_tokens"] is False and sent["spaces_between_special_tokens"] is False
-        assert "<|im_end|>" in sent["stop"] and sent["model"] == up.model
+        assert sent["stop_token_ids"] == [163586] and sent["model"] == up.model
 
 
 def test_tool_call_loop_streaming_matches_non_streaming() -> None:
@@ -376,7 +376,7 @@ def test_n_choices_and_sampling_fields_pass_through() -> None:
             50,
             7,
         )
-        assert sent["stop"] == ["<|im_end|>", "END"]
+        assert sent["stop"] == ["END"] and sent["stop_token_ids"] == [163586]
         chunks = list(c.chat.completions.create(**kw, stream=True))
         texts = {0: "", 1: ""}
         for ch in chunks:
