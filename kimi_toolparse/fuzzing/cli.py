@@ -12,27 +12,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .quirks import QUIRKS
+
 if TYPE_CHECKING:
     from .runner import Failure, QuirkResult
     from .targets import Target
 
-#: The quirks, listed here too so that ``--help`` works without hypothesis (kept equal by a test).
-QUIRKS = (
-    "canonical",
-    "whitespace",
-    "singular_section",
-    "missing_call_end",
-    "missing_section_end",
-    "truncated",
-    "drifted_id",
-    "double_encoded",
-    "no_arg_begin",
-    "think_calls",
-    "text_after_section",
-    "stray_markers",
-    "end_of_turn",
-    "markers_in_strings",
-)
 
 __all__ = ["QUIRKS", "add_parser", "run"]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from kimi_toolparse.cli import main
-from kimi_toolparse.fuzzing.cli import QUIRKS as CLI_QUIRKS
 from kimi_toolparse.strategies import QUIRKS
 
 from ..conftest import ROOT, VOCAB_FILE, need_shared
@@ -23,10 +22,6 @@ def fuzz(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(["fuzz", *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def test_the_cli_lists_the_same_quirks_as_the_strategies() -> None:
-    assert CLI_QUIRKS == QUIRKS
 
 
 def test_finds_the_guide_regexes_known_failures_within_the_default_budget(
