@@ -372,7 +372,7 @@ def create_app(config: ServeConfig) -> Starlette:
         req = parse_request(data)
         rec.model, rec.stream = req.model, req.stream
         template = await gw.template_for(req.model, rec.request_id)
-        plan = plan_request(req, template, config.upstream_fields)
+        plan = plan_request(req, template, config.upstream_fields, grammar=config.grammar_engine)
         plan.upstream["model"] = await gw.resolve_upstream_model(rec.request_id)
         if config.log_content:
             rec.prompt = plan.upstream["prompt"]

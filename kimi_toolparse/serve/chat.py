@@ -147,8 +147,13 @@ def _tool_names(tools: Sequence[dict[str, Any]]) -> list[str]:
     return names
 
 
-def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Plan:
-    """Render the prompt, decide the prefill and the parser's settings, and build the upstream body."""
+def plan_request(
+    req: ChatRequest, template: str, fields: dict[str, Any], *, grammar: tuple[str, str] | None = None
+) -> Plan:
+    """Render the prompt, decide the prefill and the parser's settings, and build the upstream body.
+
+    ``grammar`` is (format, engine) to send the request's tool-call grammar (``--grammar``): the engine
+    then enforces ``tool_choice`` itself, reasoning first on a thinking prompt, so nothing is prefilled."""
     if req.logprobs:
         raise ApiError(
             400, "logprobs are not supported by this gateway", param="logprobs", code="unsupported"
@@ -187,6 +192,10 @@ def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Pla
         param = "tools" if msg.startswith("tools") else "messages"
         raise ApiError(400, msg, param=param) from None
     thinking = ends_in_reasoning(prompt)
+    constraint: dict[str, Any] = {}
+    if grammar is not None and tools:
+        constraint = _grammar_fields(req, grammar, thinking)
+        prefill = ""
     if prefill and thinking:
         # A forced call cannot wait for reasoning in one raw request: close <think> at once.
         prefill = THINK_END + prefill
@@ -211,6 +220,7 @@ def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Pla
         if value is not None:
             body[key] = value
     body.update(fields)
+    body.update(constraint)
     return Plan(
         request=req,
         template=template,
@@ -222,6 +232,24 @@ def plan_request(req: ChatRequest, template: str, fields: dict[str, Any]) -> Pla
         parallel=req.parallel_tool_calls is not False,
         upstream=body,
     )
+
+
+def _grammar_fields(req: ChatRequest, grammar: tuple[str, str], thinking: bool) -> dict[str, Any]:
+    """The upstream fields that carry the request's tool-call grammar (the constrain extra builds it)."""
+    from kimi_toolparse import grammar_for_request
+
+    fmt, engine = grammar
+    request = {
+        "messages": req.messages,
+        "tools": req.tools,
+        "tool_choice": req.tool_choice,
+        "parallel_tool_calls": req.parallel_tool_calls,
+    }
+    try:
+        built = grammar_for_request(request, format=fmt, thinking=thinking)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise ApiError(400, f"cannot build the tool-call grammar: {e}", param="tools") from None
+    return built.request_fields(engine)
 
 
 def _prefill_ids(prefill: str) -> list[int]:

@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="which engine fields to send so special tokens survive (default vllm)",
     )
     p.add_argument(
+        "--grammar",
+        choices=["structural-tag", "ebnf", "gbnf"],
+        help="send each request's tool-call grammar so the engine can only write valid calls "
+        "(vllm/sglang: structural-tag or ebnf; plain, i.e. llama.cpp: gbnf). Needs the constrain extra",
+    )
+    p.add_argument(
         "--upstream-extra", metavar="JSON", help="a JSON object merged into every upstream completion request"
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -81,6 +87,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         models=tuple(args.model or ("kimi-k2.5",)),
         upstream_model=args.upstream_model,
         engine=args.engine,
+        grammar=args.grammar,
         upstream_extra=extra,
         host=args.host,
         port=args.port,

@@ -43,6 +43,15 @@ ENGINES: dict[str, dict[str, Any]] = {
     "plain": {},
 }
 
+#: The grammar formats each engine kind takes (``--grammar``), and the engine name ``request_fields`` knows
+#: it by: vLLM and SGLang take an xgrammar structural tag or EBNF; a plain engine is taken to be llama.cpp's
+#: server, which takes GBNF.
+GRAMMARS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "vllm": ("vllm", ("structural-tag", "ebnf")),
+    "sglang": ("sglang", ("structural-tag", "ebnf")),
+    "plain": ("llama.cpp", ("gbnf",)),
+}
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -56,6 +65,9 @@ class ServeConfig:
     upstream_model: str | None = None
     #: Which engine-specific fields to send (a key of :data:`ENGINES`).
     engine: str = "vllm"
+    #: Send the request's tool-call grammar (this format) so the engine can only write well-formed calls
+    #: that fit the tools and ``tool_choice``; None sends none (then ``tool_choice`` is enforced by prefill).
+    grammar: str | None = None
     #: Extra JSON fields merged into every upstream request (after the engine's).
     upstream_extra: tuple[tuple[str, Any], ...] = ()
     host: str = "127.0.0.1"
@@ -85,6 +97,11 @@ class ServeConfig:
             raise ValueError("at least one --model is needed")
         if self.engine not in ENGINES:
             raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.grammar is not None and self.grammar not in GRAMMARS[self.engine][1]:
+            raise ValueError(
+                f"--grammar {self.grammar} does not suit --engine {self.engine}: "
+                f"use {' or '.join(GRAMMARS[self.engine][1])}"
+            )
         if self.workers < 1:
             raise ValueError("--workers must be 1 or more")
         if self.max_body_bytes < 1024:
@@ -103,6 +120,11 @@ class ServeConfig:
     def upstream_fields(self) -> dict[str, Any]:
         """The fields added to every upstream completion request."""
         return {**ENGINES[self.engine], **dict(self.upstream_extra)}
+
+    @property
+    def grammar_engine(self) -> tuple[str, str] | None:
+        """(format, engine name for ``ToolGrammar.request_fields``) when grammars are sent, else None."""
+        return None if self.grammar is None else (self.grammar, GRAMMARS[self.engine][0])
 
     def with_env(self, environ: dict[str, str] | None = None) -> ServeConfig:
         """Fill the keys left unset from :data:`API_KEY_ENV` and :data:`UPSTREAM_API_KEY_ENV`."""

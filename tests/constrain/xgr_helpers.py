@@ -49,5 +49,10 @@ def compiled(grammar: ToolGrammar) -> Any:
 
 def accepts(grammar: ToolGrammar, output: str) -> bool:
     """Whether the grammar lets the model write exactly ``output`` and then stop."""
-    matcher = xgr.GrammarMatcher(compiled(grammar))
+    return accepts_text(grammar.format, grammar.text, output)
+
+
+def accepts_text(fmt: str, text: str, output: str) -> bool:
+    """:func:`accepts` for a grammar given as its format and text (as an engine receives it)."""
+    matcher = xgr.GrammarMatcher(_compile(fmt, text))
     return bool(matcher.accept_string(output)) and bool(matcher.accept_token(STOP))
