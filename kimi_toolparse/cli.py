@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from . import __version__
-from .cli_support import PROG, ArgumentParser, UsageError, read_json, read_text, read_text_pieces
+from .cli_support import PROG, ArgumentParser, UsageError, read_json, read_text, read_text_pieces, table
 from .parsing.message import STOP_REASONS, ParsedMessage, stop_reason_from
 from .parsing.parser import StreamParser
 from .parsing.tools import Tools
@@ -78,9 +78,7 @@ def _diagnostics_table(message: ParsedMessage, out: TextIO) -> None:
         text = d.text if len(d.text) <= 40 else d.text[:37] + "..."
         call = "" if d.call_index is None else str(d.call_index)
         rows.append((str(d.offset), d.code.value, call, d.message, json.dumps(text, ensure_ascii=False)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    out.write(table(rows))
 
 
 def _stop_reason(value: str | None) -> str | int | None:

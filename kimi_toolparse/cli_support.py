@@ -10,7 +10,7 @@ import argparse
 import codecs
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, NoReturn
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "read_json",
     "read_text",
     "read_text_pieces",
+    "table",
 ]
 
 PROG = "kimi-toolparse"
@@ -105,3 +106,15 @@ def read_json(path: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+
+
+def table(rows: Sequence[Sequence[str]], *, markdown: bool = False) -> str:
+    """Rows as aligned columns, the first row the heading; ``markdown`` draws a Markdown table instead."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if not markdown:
+        return "".join(
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
+        )
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..cli_support import UsageError, read_json
+from ..cli_support import UsageError, read_json, table
 from .build import FORMATS, ToolGrammar, grammar_for_request
 
 __all__ = ["add_parser", "run"]
@@ -47,10 +47,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _notes_table(grammar: ToolGrammar) -> str:
     rows = [("tool", "kind", "note")] + [(n.tool, n.kind, n.message) for n in grammar.notes]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
-    )
+    return table(rows)
 
 
 def run(args: argparse.Namespace) -> int:

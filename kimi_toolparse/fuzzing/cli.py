@@ -12,6 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..cli_support import UsageError, table
 from .quirks import QUIRKS
 
 if TYPE_CHECKING:
@@ -58,21 +59,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.set_defaults(handler=run)
 
 
-def _usage(message: str) -> Exception:
-    from ..cli_support import UsageError
-
-    return UsageError(message)
-
-
 def _quirks(spec: str | None) -> list[str]:
     if spec is None:
         return list(QUIRKS)
     chosen = [q.strip() for q in spec.split(",") if q.strip()]
     for q in chosen:
         if q not in QUIRKS:
-            raise _usage(f"unknown quirk {q!r}: choose from {', '.join(QUIRKS)}")
+            raise UsageError(f"unknown quirk {q!r}: choose from {', '.join(QUIRKS)}")
     if not chosen:
-        raise _usage("--quirks is empty")
+        raise UsageError("--quirks is empty")
     return chosen
 
 
@@ -85,7 +80,7 @@ def _vocab(path: str | None) -> Any:
         vocab = KimiVocabulary.from_file(path)
         vocab.tiktoken_encoding  # noqa: B018 (fails early when tiktoken is missing)
     except (OSError, ValueError, ImportError) as e:
-        raise _usage(f"--vocab {path}: {' '.join(str(e).split())}") from None
+        raise UsageError(f"--vocab {path}: {' '.join(str(e).split())}") from None
     return vocab
 
 
@@ -94,43 +89,43 @@ def _target(args: argparse.Namespace, vocab: Any) -> Target:
 
     if args.url is not None:
         if args.target not in (None, "url"):
-            raise _usage("give either TARGET or --url, not both")
+            raise UsageError("give either TARGET or --url, not both")
         if args.upstream_port is None:
-            raise _usage("--url needs --upstream-port P: the port your server's upstream points at")
+            raise UsageError("--url needs --upstream-port P: the port your server's upstream points at")
         from .server import url_target
 
         return url_target(args.url, args.upstream_port, model=args.model, vocab=vocab)
     if args.upstream_port is not None:
-        raise _usage("--upstream-port goes with --url")
+        raise UsageError("--upstream-port goes with --url")
     if args.target is None:
-        raise _usage("give a TARGET (module:function, vllm, sglang) or --url")
+        raise UsageError("give a TARGET (module:function, vllm, sglang) or --url")
     if args.target in ("vllm", "sglang"):
         from .engines import engine_target
 
         if vocab is None and args.target == "vllm":
-            raise _usage("vllm runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
+            raise UsageError("vllm runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
         return engine_target(args.target, vocab)
     target = callable_target(args.target)
     if target.mode == "token_ids" and vocab is None:
-        raise _usage(f"{args.target} takes token_ids: pass --vocab PATH (the model's tiktoken.model)")
+        raise UsageError(f"{args.target} takes token_ids: pass --vocab PATH (the model's tiktoken.model)")
     return target
 
 
 def run(args: argparse.Namespace) -> int:
     """Fuzz the target; print failures and the summary table; 1 when anything failed."""
     if args.examples < 1:
-        raise _usage("--examples must be at least 1")
+        raise UsageError("--examples must be at least 1")
     try:
         from .runner import fuzz, stderr_progress
         from .targets import TargetError
     except ImportError as e:
-        raise _usage(f"fuzz needs hypothesis ({e}): pip install 'kimi_toolparse[fuzz]'") from None
+        raise UsageError(f"fuzz needs hypothesis ({e}): pip install 'kimi_toolparse[fuzz]'") from None
     quirks = _quirks(args.quirks)
     vocab = _vocab(args.vocab)
     try:
         target = _target(args, vocab)
     except TargetError as e:
-        raise _usage(str(e)) from None
+        raise UsageError(str(e)) from None
     out = sys.stdout
     out.write(
         f"fuzzing {target.name} ({target.mode}), {args.examples} examples per quirk, seed {args.seed}\n\n"
@@ -146,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             progress=stderr_progress,
         )
     except TargetError as e:
-        raise _usage(str(e)) from None
+        raise UsageError(str(e)) from None
     finally:
         if target.close is not None:
             target.close()
@@ -161,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                     if r.failure is not None:
                         f.write(json.dumps(r.failure.to_json(), ensure_ascii=False) + "\n")
         except OSError as e:
-            raise _usage(f"cannot write {args.report}: {e.strerror or e}") from None
+            raise UsageError(f"cannot write {args.report}: {e.strerror or e}") from None
     failed = sum(r.failure is not None for r in results)
     out.write(
         f"\n{failed} of {len(results)} quirks failed\n"
@@ -219,6 +214,4 @@ def _print_table(results: list[QuirkResult], out: TextIO) -> None:
         if len(diff) > 70:
             diff = diff[:67] + "..."
         rows.append((r.quirk, str(r.examples), "FAIL" if r.failure else "ok", diff))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write(table(rows))

@@ -8,6 +8,7 @@ import os
 import socket
 from typing import Any
 
+from ..cli_support import UsageError
 from .config import API_KEY_ENV, CONFIG_ENV, ENGINES, ServeConfig
 
 __all__ = ["add_parser", "config_from_args", "run"]
@@ -103,8 +104,6 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
 
 def _check_address(host: str, port: int) -> None:
     """Fail with one line, before the server starts, when the address cannot be listened on."""
-    from ..cli_support import UsageError
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
@@ -116,8 +115,6 @@ def _check_address(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    from ..cli_support import UsageError
-
     try:
         config = config_from_args(args)
     except ValueError as e:

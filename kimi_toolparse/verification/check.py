@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, TextIO
 
 from kimi_toolparse import CallProblem, Code, Tools, parse
 
+from ..cli_support import table
 from .progress import Progress
 
 __all__ = ["CheckReport", "Failure", "check_file", "check_lines", "format_table", "read_reference"]
@@ -372,8 +373,4 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-    out.write("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |\n")
-    out.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
-    for r in rows:
-        out.write("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |\n")
+    out.write(table([head, *rows], markdown=True))
