@@ -483,6 +483,10 @@ class _Builder:
         self.pieces.append((text, True))
         self.content += text
 
+    def open_call(self, call_id: str, arguments: str) -> None:
+        """A call's header and arguments, as the model writes them; its closer is the caller's."""
+        self.pieces += [(CALL_BEGIN, True), (call_id, False), (ARG_BEGIN, True), (arguments, False)]
+
     def think(self, text: str) -> None:
         self.pieces.append((text, True))
         self.reasoning = (self.reasoning or "") + text
@@ -649,10 +653,7 @@ def _q_missing_call_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
     b.mark(SECTION_BEGIN)
     for i, ((tool, _, args), skip) in enumerate(zip(d.calls, missing, strict=True)):
         call_id = _canonical_id(draw, tool.name, d.start + i)
-        b.mark(CALL_BEGIN)
-        b.data(call_id)
-        b.mark(ARG_BEGIN)
-        b.data(args)
+        b.open_call(call_id, args)
         if skip and draw(st.booleans()):
             # the model forgot its markers and went on writing: that prose, up to the closer, is content
             prose_after = draw(
@@ -749,10 +750,7 @@ def _q_drifted(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
             st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", min_size=4, max_size=8)
         )
         call_id = form.format(name=tool.name, n=d.start + i, tag=tag)
-        b.mark(CALL_BEGIN)
-        b.data(call_id)
-        b.mark(ARG_BEGIN)
-        b.data(args)
+        b.open_call(call_id, args)
         b.mark(CALL_END)
         name: str | None = None
         if with_tools:
@@ -903,10 +901,7 @@ def _q_stray(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
         if draw(st.booleans()):
             b.mark(draw(st.sampled_from(_STRAY_IN_SECTION)))
         call_id = _canonical_id(draw, tool.name, d.start + i)
-        b.mark(CALL_BEGIN)
-        b.data(call_id)
-        b.mark(ARG_BEGIN)
-        b.data(args)
+        b.open_call(call_id, args)
         b.mark(CALL_END)
         b.call(call_id, _name_from_id(call_id), args)
     b.mark(SECTION_END)
@@ -926,10 +921,7 @@ def _q_end_of_turn(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
         _section(draw, b, _Drawn(d.tools, d.calls[:-1], d.start), end=None)
         tool, _, args = d.calls[-1]
         call_id = _canonical_id(draw, tool.name, d.start + len(d.calls) - 1)
-        b.mark(CALL_BEGIN)
-        b.data(call_id)
-        b.mark(ARG_BEGIN)
-        b.data(args)
+        b.open_call(call_id, args)
         b.call(call_id, _name_from_id(call_id), args)
     else:
         _section(draw, b, d)
@@ -957,10 +949,7 @@ def _q_markers_in_strings(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
     args = draw(json_text(value))
     b.mark(SECTION_BEGIN)
     call_id = _canonical_id(draw, tool.name, d.start)
-    b.mark(CALL_BEGIN)
-    b.data(call_id)
-    b.mark(ARG_BEGIN)
-    b.data(args)
+    b.open_call(call_id, args)
     b.mark(CALL_END)
     b.call(call_id, _name_from_id(call_id), args)
     b.mark(SECTION_END)
