@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kimi_toolparse.cli_support import table  # noqa: E402
 from kimi_toolparse.verification import check_file  # noqa: E402
 
 RESULTS = ROOT.parent / "shared" / "reference" / "k2vv" / "results_openrouter_k2_0905.jsonl"
@@ -126,11 +127,7 @@ def main() -> int:
         "K2VV's way (jsonschema.validate)",
         "valid/tool_calls",
     )
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print(table([head, *rows], markdown=True), end="")
     return 0
 
 

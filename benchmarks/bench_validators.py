@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kimi_toolparse.cli_support import table
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CASES = ROOT.parent / "shared" / "reference" / "json_schema_cases" / "validator_cases"
@@ -326,11 +328,7 @@ def main() -> int:
         "with deps MB",
         "dependencies",
     )
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |")
+    print(table([head, *rows], markdown=True), end="")
     return 0
 
 
