@@ -140,9 +140,8 @@ def test_only_an_end_of_turn_read_as_data_can_end_the_turn_later() -> None:
     assert held("f:0 a|b", [("[PAD]", True)]).turn_end() == -1
 
 
-SPELLINGS = st.sampled_from(
-    ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[EOT]", "<think>", "</think>", "<|im_user|>", "<|im_end|>"]
-)
+#: Marker spellings that do not close a header (``<|im_end|>`` would: then ARG_BEGIN never comes).
+SPELLINGS = st.sampled_from(["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[EOT]", "<think>", "</think>", "<|im_user|>"])
 #: Text after the id; no value closes in it, so every spelling there stays inside the split-off value until
 #: ARG_BEGIN comes (after a closed value the bracket spellings are markers in both modes: see rules.json).
 PIECES = st.sampled_from(["x", " ", "Berlin", '{"a": "', '"', "1", "\n"])
