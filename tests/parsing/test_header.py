@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kimi_toolparse import parse
 from kimi_toolparse.parsing.header import HeaderScanner
 from kimi_toolparse.strategies import chunkings
-from kimi_toolparse.tokens import KIND_BY_TEXT
+from kimi_toolparse.tokens import IM_USER, KIND_BY_TEXT
 from testsupport.streams import decode_steps, encode, message_dict, run_steps, run_text
 
 
@@ -141,7 +141,7 @@ def test_only_an_end_of_turn_read_as_data_can_end_the_turn_later() -> None:
 
 
 #: Marker spellings that do not close a header (``<|im_end|>`` would: then ARG_BEGIN never comes).
-SPELLINGS = st.sampled_from(["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[EOT]", "<think>", "</think>", "<|im_user|>"])
+SPELLINGS = st.sampled_from(["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[EOT]", "<think>", "</think>", IM_USER])
 #: Text after the id; no value closes in it, so every spelling there stays inside the split-off value until
 #: ARG_BEGIN comes (after a closed value the bracket spellings are markers in both modes: see rules.json).
 PIECES = st.sampled_from(["x", " ", "Berlin", '{"a": "', '"', "1", "\n"])
