@@ -3,15 +3,9 @@ server is fuzzed through a stand-in upstream (a clean one passes, one with a pla
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +13,7 @@ import pytest
 
 from kimi_toolparse.cli import main
 from kimi_toolparse.strategies import QUIRKS
+from testsupport.gateway import free_port, gateway
 
 from ..conftest import ROOT, VOCAB_FILE, need_shared
 
@@ -97,14 +92,8 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1 and message in err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _server(fault: bool) -> Iterator[tuple[str, int]]:
-    port, upstream = _free_port(), _free_port()
+    port, upstream = free_port(), free_port()
     argv = [sys.executable, "-m", "tests.fuzzing.toy_server", str(port), str(upstream)]
     proc = subprocess.Popen(
         [*argv, *(["--fault"] if fault else [])], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -194,50 +183,20 @@ def test_the_command_line_starts_without_hypothesis_and_fuzz_says_what_to_instal
     assert done.stderr == f"kimi-toolparse: {want}\n"
 
 
-@contextlib.contextmanager
-def gateway(upstream: int, *models: str) -> Iterator[str]:
-    """``kimi-toolparse serve`` as a process in front of ``127.0.0.1:upstream`` (the fuzzer's stand-in);
-    its base URL once it answers."""
-    port = _free_port()
-    argv = [sys.executable, "-m", "kimi_toolparse", "serve", "--port", str(port)]
-    argv += ["--upstream", f"http://127.0.0.1:{upstream}/v1", "--log-level", "warning"]
-    for model in models:
-        argv += ["--model", model]
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, "kimi-toolparse serve exited"
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/models", timeout=1) as r:
-                if r.status == 200:
-                    break
-            assert time.monotonic() < deadline, "kimi-toolparse serve did not start"
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def test_url_fuzzes_a_thinking_models_gateway_with_the_model_it_serves(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Issue 15: no --model: the model is the one the gateway lists (kimi-k2.5), whose prompt ends in
     <think>; every case is drawn and judged as that prompt leaves it, and a right gateway passes."""
     pytest.importorskip("uvicorn", reason="the gateway and the stand-in upstream need the serve extra")
-    upstream = _free_port()
-    with gateway(upstream, "kimi-k2.5") as base:
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
         code, out, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream), "--examples", "4")
     assert code == 0, out + err
     assert "model kimi-k2.5" in out and "prompt ending in <think>" in out
     assert "no failures in 13 quirks" in out
     # judged as if the prompt did not end in <think> (--no-thinking overrides), the same gateway "fails"
-    with gateway(upstream, "kimi-k2.5") as base:
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
         argv = ["--url", base, "--upstream-port", str(upstream), "--no-thinking", "--quirks", "canonical"]
         code, out, _ = fuzz(capsys, *argv, "--examples", "10")
     assert code == 1 and "prompt not ending in <think>" in out
@@ -245,8 +204,8 @@ def test_url_fuzzes_a_thinking_models_gateway_with_the_model_it_serves(
 
 def test_url_asks_for_model_when_the_server_serves_several(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("uvicorn", reason="the gateway needs the serve extra")
-    upstream = _free_port()
-    with gateway(upstream, "kimi-k2.5", "kimi-k2-instruct") as base:
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5", "kimi-k2-instruct") as base:
         code, _, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream))
     assert code == 2 and err.count("\n") == 1
     assert "serves 2 models (kimi-k2.5, kimi-k2-instruct): choose one with --model" in err
@@ -257,8 +216,8 @@ def test_url_with_a_model_the_server_does_not_serve_is_a_usage_error(
 ) -> None:
     """A 404 on the first request is one line and exit status 2, not a failure per quirk."""
     pytest.importorskip("uvicorn", reason="the gateway needs the serve extra")
-    upstream = _free_port()
-    with gateway(upstream, "kimi-k2.5") as base:
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
         code, out, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream), "--model", "kimi-k2")
     assert code == 2 and out == ""
     assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1
@@ -266,5 +225,5 @@ def test_url_with_a_model_the_server_does_not_serve_is_a_usage_error(
 
 
 def test_url_of_a_server_that_is_not_there_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = fuzz(capsys, "--url", f"http://127.0.0.1:{_free_port()}/v1", "--upstream-port", "9")
+    code, _, err = fuzz(capsys, "--url", f"http://127.0.0.1:{free_port()}/v1", "--upstream-port", "9")
     assert code == 2 and err.count("\n") == 1 and "cannot reach" in err
