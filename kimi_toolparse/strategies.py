@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 try:
     from hypothesis import strategies as st
@@ -559,9 +559,16 @@ _SPACE = st.sampled_from(["", "", " ", "\n", "\n\n", "\t", " \n "])
 _NO_SPACE = st.just("")
 
 
-def _opening(draw: st.DrawFn, b: _Builder, *, allow_thinking: bool) -> bool:
-    """Optional reasoning and content before the calls; returns whether the prompt ended with ``<think>``."""
-    thinking = allow_thinking and draw(st.booleans())
+def _thinks(draw: st.DrawFn, ctx: dict[str, Any]) -> bool:
+    """Whether this output's prompt ended with ``<think>``: drawn, never, or always (``ctx["thinking"]``)."""
+    if ctx["thinking"] == "always":
+        return True
+    return bool(ctx["thinking"]) and draw(st.booleans())
+
+
+def _opening(draw: st.DrawFn, b: _Builder, thinking: bool) -> bool:
+    """Optional reasoning and content before the calls; returns ``thinking``, whether the prompt ended with
+    ``<think>`` (then the output starts inside reasoning)."""
     if thinking or draw(st.booleans()):
         if not thinking:
             b.mark(THINK_BEGIN)
@@ -598,9 +605,9 @@ def _tools_for(d: _Drawn, with_tools: bool) -> list[dict[str, Any]] | None:
 
 
 @st.composite
-def _q_canonical(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_canonical(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     _section(draw, b, d)
     b.say(draw(prose()))
@@ -613,9 +620,9 @@ def _q_canonical(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_whitespace(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_whitespace(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     b.say(draw(st.sampled_from(["", " ", "\n", "\n\n"])))
     d = draw(_drawn_calls(True))
     _section(draw, b, d, space=st.sampled_from([" ", "\n", "\n\n", "\t", " \n ", "\r\n"]))
@@ -625,9 +632,9 @@ def _q_whitespace(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_singular(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_singular(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     begin, end = draw(
         st.sampled_from(
@@ -645,9 +652,9 @@ def _q_singular(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_missing_call_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_missing_call_end(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     missing = draw(st.lists(st.booleans(), min_size=len(d.calls), max_size=len(d.calls)).filter(any))
     b.mark(SECTION_BEGIN)
@@ -670,9 +677,9 @@ def _q_missing_call_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_missing_section_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_missing_section_end(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     _section(draw, b, d, end=None)
     how = draw(st.sampled_from(["end_of_output", "im_end"]))
@@ -684,14 +691,18 @@ def _q_missing_section_end(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_truncated(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_truncated(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
     b.categories.add("truncation")
     tools_on = ctx["tools"] and draw(st.booleans())
-    where = draw(st.sampled_from(["reasoning", "content", "id", "arguments", "after_call"]))
+    # after a prompt that always ends in <think>, an output that is only content cannot be written
+    places = ["reasoning", "content", "id", "arguments", "after_call"]
+    if ctx["thinking"] == "always":
+        places.remove("content")
+    where = draw(st.sampled_from(places))
     thinking = False
     if where == "reasoning":
-        thinking = ctx["thinking"] and draw(st.booleans())
+        thinking = _thinks(draw, ctx)
         if not thinking:
             b.mark(THINK_BEGIN)
         text = draw(prose(min_size=1))
@@ -701,7 +712,7 @@ def _q_truncated(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
         text = draw(prose(min_size=1))
         b.say(text[: draw(st.integers(0, len(text)))])
         return b.case("truncated", None, thinking)
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     cut_call = draw(st.integers(0, len(d.calls) - 1))
     b.mark(SECTION_BEGIN)
@@ -738,9 +749,9 @@ _DRIFTED_FORMS = (
 
 
 @st.composite
-def _q_drifted(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_drifted(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     with_tools = ctx["tools"] and draw(st.integers(0, 3)) > 0
     b.mark(SECTION_BEGIN)
@@ -766,9 +777,9 @@ def _q_drifted(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_double_encoded(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_double_encoded(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     encoded = [draw(st.booleans()) for _ in d.calls]
     encoded[draw(st.integers(0, len(d.calls) - 1))] = True
@@ -788,9 +799,9 @@ def _q_double_encoded(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_no_arg_begin(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_no_arg_begin(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     b.mark(SECTION_BEGIN)
     n = len(d.calls)
@@ -821,9 +832,9 @@ def _q_no_arg_begin(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_think_calls(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_think_calls(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = ctx["thinking"] and draw(st.booleans())
+    thinking = _thinks(draw, ctx)
     if not thinking:
         b.mark(THINK_BEGIN)
     b.think(draw(prose()))
@@ -849,9 +860,9 @@ def _q_think_calls(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_text_after(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_text_after(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     b.say(draw(prose(min_size=1)))
     d = draw(_drawn_calls(True))
     _section(draw, b, d)
@@ -886,9 +897,9 @@ _NOT_SPECIAL = ("<|reserved_token_163584|>", "<|reserved_token_0163700|>", "<|to
 
 
 @st.composite
-def _q_stray(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_stray(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     for _ in range(draw(st.integers(1, 3))):
         if draw(st.integers(0, 3)) == 0:
             b.say(draw(st.sampled_from(_NOT_SPECIAL)))
@@ -911,9 +922,9 @@ def _q_stray(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
 
 
 @st.composite
-def _q_end_of_turn(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_end_of_turn(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     end = draw(st.sampled_from([IM_END, IM_END, "[EOS]", "[EOT]"]))
     d = draw(_drawn_calls(True))
     inside_call = draw(st.booleans())
@@ -936,9 +947,9 @@ _MARKERS_AS_DATA = (CALL_END, SECTION_END, CALL_BEGIN, ARG_BEGIN, IM_END, SECTIO
 
 
 @st.composite
-def _q_markers_in_strings(draw: st.DrawFn, ctx: dict[str, bool]) -> Case:
+def _q_markers_in_strings(draw: st.DrawFn, ctx: dict[str, Any]) -> Case:
     b = _Builder()
-    thinking = _opening(draw, b, allow_thinking=ctx["thinking"])
+    thinking = _opening(draw, b, _thinks(draw, ctx))
     d = draw(_drawn_calls(True))
     tool, _, _ = d.calls[0]
     marker = draw(st.sampled_from(_MARKERS_AS_DATA))
@@ -981,15 +992,18 @@ def quirky_outputs(
     quirks: Iterable[str] | None = None,
     *,
     tools: bool = True,
-    thinking: bool = True,
+    thinking: bool | Literal["always"] = True,
     token_ids: bool = False,
 ) -> st.SearchStrategy[Case]:
     """Model outputs with the quirks real deployments meet, each with the message the spec says it parses to.
 
     ``quirks``: names from :data:`QUIRKS` (default all). ``tools=False`` draws cases for a target that is
     not given the request's tools (drifted ids then have no name); ``thinking=False`` leaves out outputs
-    that start inside reasoning; ``token_ids=False`` leaves out the quirks that need token ids.
+    that start inside reasoning, ``thinking="always"`` draws only those (the prompt of a thinking model
+    such as K2.5 ends with ``<think>``); ``token_ids=False`` leaves out the quirks that need token ids.
     """
+    if thinking not in (True, False, "always"):
+        raise ValueError(f'thinking must be True, False or "always", not {thinking!r}')
     chosen = list(QUIRKS if quirks is None else quirks)
     unknown = [q for q in chosen if q not in _BUILDERS]
     if unknown:

@@ -30,6 +30,7 @@ __all__ = [
     "ToolGrammar",
     "grammar_for",
     "grammar_for_request",
+    "prompt_thinking",
 ]
 
 GrammarFormat = Literal["structural-tag", "ebnf", "gbnf"]
@@ -531,13 +532,20 @@ def grammar_for_request(
     max_calls: int = 8,
 ) -> ToolGrammar:
     """The grammar for an OpenAI chat request: its ``messages``, ``tools``, ``tool_choice`` and
-    ``parallel_tool_calls``. ``thinking`` defaults to the request's ``chat_template_kwargs.thinking``
-    (False when absent)."""
+    ``parallel_tool_calls``.
+
+    ``thinking`` (whether the prompt ends with ``<think>``) defaults to what the request's own prompt
+    says, as a gateway reads it: the prompt its ``model``'s template renders for its messages, tools and
+    ``chat_template_kwargs`` (``kimi-k2.5`` thinks unless ``thinking`` is false there; ``kimi-k2.7-code``
+    always does; :func:`prompt_thinking`). A request without ``model``, or whose ``model`` is no Kimi
+    model this package knows (a provider's name for it), falls back to ``chat_template_kwargs.thinking``
+    (False when absent): pass ``thinking`` then."""
     if not isinstance(request, Mapping):
         raise TypeError(f"request must be an OpenAI chat request dict, not {type(request).__name__}")
     if thinking is None:
-        kwargs = request.get("chat_template_kwargs") or {}
-        thinking = bool(kwargs.get("thinking", False)) if isinstance(kwargs, Mapping) else False
+        thinking = prompt_thinking(request)
+    if thinking is None:
+        thinking = bool(_template_kwargs(request).get("thinking", False))
     tools = request.get("tools")
     tool_choice = request.get("tool_choice")
     if tool_choice is None:
@@ -552,3 +560,33 @@ def grammar_for_request(
         format=format,
         max_calls=max_calls,
     )
+
+
+def prompt_thinking(request: Mapping[str, Any]) -> bool | None:
+    """Whether the prompt the request's ``model`` renders for it (messages, tools, ``chat_template_kwargs``)
+    ends inside reasoning, as a gateway reads it (``ends_in_reasoning``); None when the request names no
+    model, or one that is no Kimi model this package knows. ValueError when the request cannot be
+    rendered (bad messages or template kwargs)."""
+    from .. import ends_in_reasoning, render
+
+    model = request.get("model")
+    if not isinstance(model, str):
+        return None
+    try:
+        render([{"role": "user", "content": ""}], model=model)
+    except (TypeError, ValueError):
+        return None  # the name selects no template
+    try:
+        prompt = render(
+            request.get("messages") or [], request.get("tools"), model=model, **_template_kwargs(request)
+        )
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    return ends_in_reasoning(prompt)
+
+
+def _template_kwargs(request: Mapping[str, Any]) -> Mapping[str, Any]:
+    kwargs = request.get("chat_template_kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise ValueError("chat_template_kwargs must be an object")
+    return kwargs

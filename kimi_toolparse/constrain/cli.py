@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from ..cli_support import UsageError, read_json, table
-from .build import FORMATS, ToolGrammar, grammar_for_request
+from .build import FORMATS, ToolGrammar, grammar_for_request, prompt_thinking
 
 __all__ = ["add_parser", "run"]
 
@@ -38,7 +38,9 @@ def add_parser(subparsers: Any) -> None:
         dest="thinking",
         action="store_true",
         default=None,
-        help="the prompt ends with <think>: the output starts inside reasoning",
+        help="the prompt ends with <think>: the output starts inside reasoning (default: what the prompt "
+        "the request's model renders says, as the gateway reads it; without a model, "
+        "chat_template_kwargs.thinking)",
     )
     thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="it does not")
     p.add_argument("--max-calls", type=int, default=8, metavar="N", help="most calls in one section (8)")
@@ -58,14 +60,22 @@ def run(args: argparse.Namespace) -> int:
     if args.max_calls < 1:
         raise UsageError("--max-calls must be at least 1")
     try:
+        thinking = args.thinking if args.thinking is not None else prompt_thinking(request)
         grammar = grammar_for_request(
-            request, format=args.format, thinking=args.thinking, max_calls=args.max_calls
+            request, format=args.format, thinking=thinking, max_calls=args.max_calls
         )
     except (TypeError, ValueError) as e:
         raise UsageError(f"{args.request}: {' '.join(str(e).split())}") from None
     except ImportError as e:
         raise UsageError(str(e)) from None
     sys.stdout.write(grammar.text if grammar.text.endswith("\n") else grammar.text + "\n")
+    if thinking is None:
+        model = request.get("model")
+        why = "names no model" if model is None else f"model {model!r} is no Kimi model known here"
+        sys.stderr.write(
+            f"kimi-toolparse: note: the request {why}: thinking read from chat_template_kwargs "
+            "(say --thinking or --no-thinking)\n"
+        )
     if grammar.notes:
         sys.stderr.write(_notes_table(grammar))
     return 0

@@ -44,7 +44,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument(
         "--upstream-port", type=int, metavar="P", help="with --url: the port of the stand-in upstream"
     )
-    p.add_argument("--model", default="kimi-k2", metavar="NAME", help="with --url: the model name to request")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="with --url: the model name to request (default: the one model the server's /v1/models lists)",
+    )
+    p.add_argument(
+        "--thinking",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --url: the server's prompt ends in <think> (or not); default: read from the model's "
+        "template, so a thinking model's cases start inside reasoning",
+    )
     p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk (100)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (0)")
     p.add_argument("--quirks", metavar="A,B", help=f"only these quirks (of {', '.join(QUIRKS)})")
@@ -94,9 +105,19 @@ def _target(args: argparse.Namespace, vocab: Any) -> Target:
             raise UsageError("--url needs --upstream-port P: the port your server's upstream points at")
         from .server import url_target
 
-        return url_target(args.url, args.upstream_port, model=args.model, vocab=vocab)
-    if args.upstream_port is not None:
-        raise UsageError("--upstream-port goes with --url")
+        return url_target(
+            args.url,
+            args.upstream_port,
+            model=args.model,
+            vocab=vocab,
+            thinking=args.thinking,
+            notes=lambda note: print(f"kimi-toolparse: note: {note}", file=sys.stderr),
+        )
+    for flag, value in (("--upstream-port", args.upstream_port), ("--model", args.model)):
+        if value is not None:
+            raise UsageError(f"{flag} goes with --url")
+    if args.thinking is not None:
+        raise UsageError("--thinking goes with --url")
     if args.target is None:
         raise UsageError("give a TARGET (module:function, vllm, sglang) or --url")
     if args.target in ("vllm", "sglang"):
@@ -127,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
     except TargetError as e:
         raise UsageError(str(e)) from None
     out = sys.stdout
+    prompt = ""
+    if target.prompt_thinking is not None:
+        prompt = ", prompt ending in <think>" if target.prompt_thinking else ", prompt not ending in <think>"
     out.write(
-        f"fuzzing {target.name} ({target.mode}), {args.examples} examples per quirk, seed {args.seed}\n\n"
+        f"fuzzing {target.name} ({target.mode}{prompt}), {args.examples} examples per quirk, "
+        f"seed {args.seed}\n\n"
     )
     try:
         results = fuzz(

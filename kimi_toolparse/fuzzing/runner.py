@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -100,9 +100,10 @@ def fuzz(
         if quirk == "markers_in_strings" and not token_mode:
             continue
         state = _State()
-        cases = quirky_outputs(
-            [quirk], tools=target.takes_tools, thinking=target.takes_thinking, token_ids=token_mode
-        )
+        thinking: bool | Literal["always"] = target.takes_thinking
+        if target.prompt_thinking is not None:
+            thinking = "always" if target.prompt_thinking else False
+        cases = quirky_outputs([quirk], tools=target.takes_tools, thinking=thinking, token_ids=token_mode)
 
         check = _check(target, quirk, number, state, progress)
         check = given(cases.flatmap(lambda c: _feeds(target, c, vocab, stream)))(check)

@@ -3,6 +3,11 @@
 For each drawn output the stand-in (:class:`kimi_toolparse.serve.standin.StandIn` on ``--upstream-port``)
 is told what to answer, the server under test is sent a chat request with the case's tools, and its
 answer (a response, or the chunks of its SSE stream) is what gets compared.
+
+The model is the one the server lists at ``/v1/models`` unless ``--model`` names it. Its template says
+whether the prompt the server renders ends inside reasoning (``ends_in_reasoning``, as a gateway reads
+it), and every case is drawn and judged for that prompt: a thinking model's outputs start inside
+``<think>``. A first request the server refuses (401, 403, 404) is a usage error, not a finding.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from ..tokens import KIND_BY_TEXT, SPECIAL_IDS
@@ -71,6 +77,64 @@ def _pieces_from_steps(feed: Feed, vocab: Any) -> list[Any]:
 _SPECIAL_ID_SET = frozenset(SPECIAL_IDS.values())
 
 
+#: Statuses that say the request itself is wrong (a key, a model name, a path), whatever the output.
+_REFUSED = (401, 403, 404)
+#: The one chat the fuzzer sends; the tools are the drawn case's.
+_MESSAGES = [{"role": "user", "content": "Use the tools."}]
+
+
+class _Refused(Exception):
+    """The server refused the request (401, 403, 404): a usage error on the first request."""
+
+
+def _error_text(e: urllib.error.HTTPError) -> str:
+    raw = e.read()[:300].decode("utf-8", "replace")
+    try:
+        message = json.loads(raw)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = raw
+    return f"HTTP {e.code}: {' '.join(str(message).split())}"
+
+
+def _get(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        raise TargetError(f"GET {url} answered {_error_text(e)}: pass --model NAME") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise TargetError(f"cannot reach {url}: {reason}") from None
+    except ValueError:
+        raise TargetError(f"GET {url} is not JSON: pass --model NAME") from None
+
+
+def served_model(base_url: str) -> str:
+    """The one model the server lists at ``/v1/models``; TargetError when it lists none or several."""
+    url = base_url.rstrip("/") + "/models"
+    data = _get(url)
+    try:
+        names = [str(m["id"]) for m in data["data"]]
+    except (KeyError, TypeError):
+        raise TargetError(f"GET {url} lists no models (no data[].id): pass --model NAME") from None
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise TargetError(f"GET {url} lists no models: pass --model NAME")
+    raise TargetError(f"the server serves {len(names)} models ({', '.join(names)}): choose one with --model")
+
+
+def prompt_thinks(model: str) -> bool | None:
+    """Whether the prompt a Kimi model's template renders for the fuzzer's chat ends inside reasoning;
+    None when the name is no Kimi model this package knows."""
+    from .. import ends_in_reasoning, render
+
+    try:
+        return ends_in_reasoning(render(_MESSAGES, model=model))
+    except (ValueError, TypeError):
+        return None
+
+
 def _post(url: str, body: dict[str, Any], stream: bool) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -90,13 +154,30 @@ def _post(url: str, body: dict[str, Any], stream: bool) -> Any:
                 chunks.append(json.loads(data))
             return chunks
     except urllib.error.HTTPError as e:
-        raise RuntimeError(f"HTTP {e.code}: {e.read()[:300].decode('utf-8', 'replace')}") from None
+        if e.code in _REFUSED:
+            raise _Refused(_error_text(e)) from None
+        raise RuntimeError(_error_text(e)) from None
 
 
-def url_target(base_url: str, upstream_port: int, *, model: str = "kimi-k2", vocab: Any = None) -> Target:
-    """A server at ``base_url`` (``http://HOST:PORT/v1``) whose upstream is ``127.0.0.1:upstream_port``."""
+def url_target(
+    base_url: str,
+    upstream_port: int,
+    *,
+    model: str | None = None,
+    vocab: Any = None,
+    thinking: bool | None = None,
+    notes: Callable[[str], None] | None = None,
+) -> Target:
+    """A server at ``base_url`` (``http://HOST:PORT/v1``) whose upstream is ``127.0.0.1:upstream_port``.
+
+    ``model``: the name to request (default: the one the server lists). ``thinking``: whether the server's
+    prompt ends inside reasoning (default: read from the model's template). ``notes`` is told of choices a
+    user should know about (a model whose template is unknown).
+    """
     if not re.match(r"^https?://[^/]+", base_url):
         raise TargetError(f"--url {base_url!r} is not an http:// URL such as http://127.0.0.1:8000/v1")
+    if model is None:
+        model = served_model(base_url)
     try:
         from ..serve.standin import StandIn
     except ImportError as e:
@@ -115,14 +196,13 @@ def url_target(base_url: str, upstream_port: int, *, model: str = "kimi-k2", voc
         current["pieces"] = (
             _pieces_from_steps(feed, vocab) if vocab is not None and feed.steps else _pieces_from_chunks(feed)
         )
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": "user", "content": "Use the tools."}],
-            "stream": feed.stream,
-        }
+        body: dict[str, Any] = {"model": model, "messages": _MESSAGES, "stream": feed.stream}
         if feed.case.tools:
             body["tools"] = feed.case.tools
-        answer = _post(endpoint, body, feed.stream)
+        try:
+            answer = _post(endpoint, body, feed.stream)
+        except _Refused as e:
+            raise RuntimeError(str(e)) from None
         if not feed.stream:
             choices = answer.get("choices") if isinstance(answer, dict) else None
             if not choices:
@@ -130,12 +210,31 @@ def url_target(base_url: str, upstream_port: int, *, model: str = "kimi-k2", voc
             return choices[0].get("message")
         return answer
 
+    # The first request: one the server refuses (a wrong key, model or path) is a usage error.
+    current["pieces"] = ["ok"]
+    try:
+        _post(endpoint, {"model": model, "messages": _MESSAGES, "stream": False}, False)
+    except _Refused as e:
+        standin.stop()
+        raise TargetError(f"{endpoint} refused the request for model {model!r}: {e}") from None
+    except (RuntimeError, OSError, ValueError):
+        pass  # anything else is the server's answer to an output: the fuzz run reports it
+    if thinking is None:
+        thinking = prompt_thinks(model)
+        if thinking is None:
+            thinking = False
+            if notes is not None:
+                notes(
+                    f"model {model!r} is no Kimi model this package knows: judging as if its prompt does "
+                    "not end in <think> (say --thinking if it does)"
+                )
     return Target(
-        f"{base_url} (upstream on port {upstream_port})",
+        f"{base_url} (model {model}, upstream on port {upstream_port})",
         "chunks",
         run,
         takes_tools=True,
         takes_thinking=False,
         streams=True,
         close=standin.stop,
+        prompt_thinking=thinking,
     )

@@ -52,6 +52,9 @@ class Target:
     #: Streaming is decided per example (engines and servers answer both ways).
     streams: bool = False
     close: Callable[[], None] | None = None
+    #: The prompt the target renders ends inside reasoning (True) or not (False): every case is drawn and
+    #: judged that way. None: the case says, when the target ``takes_thinking``.
+    prompt_thinking: bool | None = None
 
 
 def _import_callable(spec: str) -> Callable[..., Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any, TypeAlias
 
-from ..tokens import Kind
 from .arguments import ArgumentScanner, decode_json, unwrap_double_encoded
 from .diagnostics import Code, Diagnostic
 from .header import HeaderScanner
@@ -38,7 +37,6 @@ class OpenCall:
     __slots__ = (
         "args",
         "header",
-        "header_marks",
         "id",
         "index",
         "name",
@@ -52,10 +50,8 @@ class OpenCall:
     def __init__(self, index: int, offset: int) -> None:
         self.index = index
         self.offset = offset
+        #: The header, and the markers held after its id until it closes (#rule-7).
         self.header = HeaderScanner()
-        #: Think tags met where the header looked like it went on with arguments (HEADER_ARGS): data in
-        #: those arguments if ARG_BEGIN never comes, removed and reported if it does (#rule-7).
-        self.header_marks: list[tuple[Kind, str, int]] = []
         self.id = ""
         self.name: str | None = None
         #: The name waits for docs/format.md#rule-11 (b), which needs the closed arguments.
@@ -181,7 +177,7 @@ def close_call(
     if state is State.ARGS:
         arguments, trailing = call.args.finish()
     else:
-        header = call.header.text()
+        header = call.header.written()
         if state is State.HEADER:
             if closed_by is not ClosedBy.CALL_END or not header:
                 effects.append(

@@ -31,6 +31,7 @@ from .arguments import ArgumentScanner
 from .closing import OpenCall, close_call
 from .diagnostics import Code, Diagnostic
 from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .header import HeaderMark
 from .message import ClosedBy, ParsedMessage, ToolCall, stop_reason_from
 from .states import AT_END_OF_OUTPUT, CLOSED_BY_STEP, State, Step, steps_for
 from .tools import Tools, as_tools
@@ -44,9 +45,6 @@ __all__ = ["StreamParser", "parse"]
 _ALL_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>|\[(?:BOS|EOS|EOT|UNK|PAD)\]")
 #: Inside an argument value in text mode: ``<think>`` and the bracket spellings are data (#rule-7).
 _VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>")
-#: After a header's id, where arguments may begin (ARG_BEGIN missing): the think tags are found, because
-#: they are data only if ARG_BEGIN never comes (docs/format.md#rule-7); the bracket spellings are data.
-_HEADER_VALUE_FINDER = re.compile(r"<\|[a-z_0-9]+\|>|</?think>")
 #: In token-id mode only the spellings that have no id are found in text (docs/format.md#rule-4).
 _TOKEN_FINDER = re.compile(r"<\|tool_call_section_(?:begin|end)\|>")
 
@@ -57,7 +55,6 @@ def _prefixes(texts: Iterable[str]) -> frozenset[str]:
 
 _ALL_PREFIXES = _prefixes(KIND_BY_TEXT)
 _VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if t not in DATA_IN_ARGUMENT_VALUE)
-_HEADER_VALUE_PREFIXES = _prefixes(t for t in KIND_BY_TEXT if not t.startswith("["))
 _TOKEN_PREFIXES = _prefixes(TEXT_ONLY_MARKERS)
 
 _NONSPACE = re.compile(r"\S")
@@ -382,8 +379,6 @@ class StreamParser:
                 finder, prefixes = _TOKEN_FINDER, _TOKEN_PREFIXES
             elif self._state is State.ARGS and self._call_in_value():
                 finder, prefixes = _VALUE_FINDER, _VALUE_PREFIXES
-            elif self._state is State.HEADER_ARGS and self._call_in_value():
-                finder, prefixes = _HEADER_VALUE_FINDER, _HEADER_VALUE_PREFIXES
             else:
                 finder, prefixes = _ALL_FINDER, _ALL_PREFIXES
             m = finder.search(text, pos)
@@ -528,24 +523,62 @@ class StreamParser:
     def _marker(self, kind: Kind, literal: str, offset: int) -> None:
         if self._section_text:
             self._flush_section_text()
-        if (
-            (kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
-            and self._state is State.HEADER_ARGS
-            and self._call_in_value()
-        ):
-            self._think_in_header_args(kind, literal, offset)
+        if self._state is State.HEADER_ARGS and self._held_in_header(kind, literal, offset):
             return
         for step in steps_for(self._state, kind):
             self._run(step, kind, literal, offset)
 
-    def _think_in_header_args(self, kind: Kind, literal: str, offset: int) -> None:
-        """A think tag after a header's id: argument data for now, an orphan if ARG_BEGIN comes (#rule-7)."""
+    def _held_in_header(self, kind: Kind, literal: str, offset: int) -> bool:
+        """A marker after a header's id is decided when the header closes (docs/format.md#rule-7): the
+        spellings that are data in a value are read as argument data meanwhile, orphans wait to be reported.
+        """
         call = self._call
         assert call is not None
+        data = (
+            literal in DATA_IN_ARGUMENT_VALUE
+            and (self._mode == _TEXT_MODE or kind is Kind.THINK_BEGIN or kind is Kind.THINK_END)
+            and call.args.in_value
+        )
+        if not data and steps_for(State.HEADER_ARGS, kind)[0] is not Step.ORPHAN:
+            if kind is Kind.ARG_BEGIN and call.header.turn_end() >= 0:
+                self._header_ended_turn(literal, offset)
+                return True
+            return False
+        if data:
+            pos = 0
+            while pos < len(literal):
+                pos = call.args.feed(literal, pos, len(literal), offset)[0]
+        call.header.hold(kind, literal, offset, data)
+        return True
+
+    def _report_header_marks(self, marks: Iterable[HeaderMark]) -> None:
+        """The markers held after a header's id that were not argument data: removed and reported."""
+        for mark in marks:
+            if not mark.data:
+                self._header_orphan(mark)
+
+    def _header_orphan(self, mark: HeaderMark) -> None:
+        self._orphan(mark.kind, mark.literal, mark.offset)
+        if mark.kind is Kind.THINK_END:
+            self._settle_think(mark.kind, mark.literal, mark.offset)
+
+    def _header_ended_turn(self, literal: str, offset: int) -> None:
+        """ARG_BEGIN came after an end-of-turn spelling read as argument data: the whole header was a
+        header, so that spelling was its marker and ended the turn there (docs/format.md#rule-7). What
+        followed it, this ARG_BEGIN included, is text after the end of the turn (#rule-9)."""
+        call = self._call
+        assert call is not None
+        n = call.header.turn_end()
+        eot = call.header.marks[n]
+        args, after = call.header.cut(n)
+        call.args = ArgumentScanner()
         pos = 0
-        while pos < len(literal):
-            pos = call.args.feed(literal, pos, len(literal), offset)[0]
-        call.header_marks.append((kind, literal, offset))
+        while pos < len(args):
+            pos = call.args.feed(args, pos, len(args), call.offset)[0]
+        for step in steps_for(State.HEADER_ARGS, Kind.END_OF_TURN):
+            self._run(step, eot.kind, eot.literal, eot.offset)
+        after += literal
+        self._text_done(after, 0, len(after), eot.offset + len(eot.literal))
 
     def _flush_section_text(self) -> None:
         text = "".join(self._section_text)
@@ -608,12 +641,10 @@ class StreamParser:
         call = self._call
         assert call is not None
         call.args = ArgumentScanner()
-        # Think tags in a header are never part of the id (docs/format.md#rule-7).
-        marks, call.header_marks = call.header_marks, []
-        for mark_kind, mark, mark_offset in marks:
-            self._orphan(mark_kind, mark, mark_offset)
-            if mark_kind is Kind.THINK_END:
-                self._settle_think(mark_kind, mark, mark_offset)
+        # Markers in a header are never part of the id (docs/format.md#rule-7).
+        marks, call.header.marks = call.header.marks, []
+        for mark in marks:
+            self._header_orphan(mark)
 
     def _start_args(self, kind: Kind | None, literal: str, offset: int) -> None:
         call = self._call
@@ -683,6 +714,8 @@ class StreamParser:
         """Closing is decided in ``closing.py``; here its effects are replayed in order, then the events."""
         call = self._call
         assert call is not None
+        # A header that never reached ARG_BEGIN: the orphans held after its id are reported now (#rule-7).
+        self._report_header_marks(call.header.marks)
         self._call = None
         state = self._state
         self._state = State.SECTION

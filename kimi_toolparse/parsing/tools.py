@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from ..tool_shape import tool_functions
 from .arguments import TooDeep
@@ -42,11 +43,17 @@ class CallProblem:
         return {"code": self.code.value, "message": self.message, "path": self.path, "keyword": self.keyword}
 
 
+class _Unknown(Exception):
+    """The top level cannot be read: a top-level ``$ref`` leads nowhere this reader can follow."""
+
+
 def _strict_keys(parameters: Mapping[str, Any]) -> frozenset[str] | None:
     """The strict top level of docs/format.md#rule-11 (b): the allowed keys, or None when keys are open.
 
-    The top level is the object as written plus what a top-level local ``$ref`` chain points at; a keyword
-    on any of them counts as set.
+    The top level is the object as written plus what a top-level ``$ref`` chain points at; a keyword on any
+    of them counts as set. Raises :class:`_Unknown` when a ``$ref`` of that chain resolves nowhere (a
+    pointer to nothing, an anchor, a remote document): then the top level is unknown and the check cannot
+    complete.
     """
     allowed: set[str] = set()
     node: Any = parameters
@@ -59,37 +66,44 @@ def _strict_keys(parameters: Mapping[str, Any]) -> frozenset[str] | None:
         if isinstance(props, Mapping):
             allowed.update(k for k in props if isinstance(k, str))
         ref = node.get("$ref")
-        if not (isinstance(ref, str) and ref.startswith("#")):
-            break
-        node = _pointer(parameters, ref[1:])
+        if not isinstance(ref, str):
+            break  # no $ref, or one the meta-schema refuses (the validator reports that)
+        node = _pointer(parameters, ref)
     return frozenset(allowed)
 
 
-def _pointer(root: Any, pointer: str) -> Any:
-    """A JSON pointer into the root schema, or None when it leads nowhere."""
+def _pointer(root: Any, ref: str) -> Any:
+    """What a local ``$ref`` (``#`` and a JSON pointer) points at in the root schema; raises :class:`_Unknown`
+    when it leads nowhere."""
+    if not (ref == "#" or ref.startswith("#/")):
+        raise _Unknown(ref)
     target = root
-    for part in pointer.split("/")[1:] if pointer else []:
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in ref[2:].split("/") if len(ref) > 1 else []:
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
         if isinstance(target, Mapping) and part in target:
             target = target[part]
         elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
             target = target[int(part)]
         else:
-            return None
+            raise _Unknown(ref)
     return target
 
 
 class _Tool:
-    __slots__ = ("_compiled", "allowed_keys", "name", "parameters")
+    __slots__ = ("_compiled", "allowed_keys", "name", "parameters", "top_unknown")
 
     def __init__(self, name: str, parameters: Mapping[str, Any] | bool | None) -> None:
         self.name = name
         self.parameters = parameters
         self._compiled: CompiledSchema | None = None
         self.allowed_keys: frozenset[str] | None = None
+        #: A top-level ``$ref`` resolves nowhere: the strict reading cannot complete (#rule-11 b).
+        self.top_unknown = False
         if isinstance(parameters, Mapping):
             try:
                 self.allowed_keys = _strict_keys(parameters)
+            except _Unknown:
+                self.top_unknown = True
             except Exception:  # a schema too odd to read strictly is read as written
                 self.allowed_keys = None
 
@@ -106,6 +120,8 @@ class _Tool:
             return not arguments
         if self.parameters is False:
             return False
+        if self.top_unknown:
+            return None
         if self.allowed_keys is not None and not self.allowed_keys.issuperset(arguments):
             return False
         try:

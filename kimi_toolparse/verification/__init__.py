@@ -51,7 +51,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_verify_command(args: argparse.Namespace) -> int:
-    """``verify``: send the requests, write the results file, then print the ``check`` table."""
+    """``verify``: send the requests, write the results file, then print the ``check`` table; the first
+    error of each kind on stderr. Exit status 1 when no answer could be judged (no table then)."""
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
@@ -74,10 +75,23 @@ def run_verify_command(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     for number, error in stats.malformed:
         sys.stderr.write(f"kimi-toolparse: {args.requests} line {number} skipped: {error}\n")
+    for kind, (count, number, error) in stats.errors.items():
+        first = " ".join(error.split())
+        first = first if len(first) <= 300 else first[:297] + "..."
+        sys.stderr.write(
+            f"kimi-toolparse: {count} {'request' if count == 1 else 'requests'} failed with {kind}; "
+            f"the first, line {number}: {first}\n"
+        )
     sys.stderr.write(
         f"verify: {stats.total} requests, {stats.skipped} already done, {stats.succeeded} answered, "
         f"{stats.failed} failed, {stats.retried} retries, {len(stats.malformed)} malformed lines\n"
     )
+    if not stats.judged:
+        why = "every request failed (above: the first error of each kind)"
+        if not stats.total:
+            why = f"{args.requests} holds no request"
+        sys.stderr.write(f"kimi-toolparse: no answer to judge: {why}\n")
+        return 1
     report = check_file(settings.out, reference)
     _report(report, args.json, os.path.basename(settings.out))
     return 0
@@ -107,7 +121,14 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Send the chat requests of FILE (K2VV's requests.jsonl, or any file of chat requests) to a live "
             "endpoint, write a K2VV results file as answers arrive (a rerun skips what is done), then print "
-            "the check table. Needs the verify extra (httpx)."
+            "the check table. Needs the verify extra (httpx). The first error of each kind (an HTTP "
+            "status with its error code, a timeout, ...) is printed on stderr."
+        ),
+        epilog=(
+            "exit status: 0 the answers were checked and the table printed (requests that failed are "
+            "counted in it and listed on stderr); 1 no answer could be judged (every request failed, or "
+            "the file holds none): no table; 2 bad usage (an argument, an unreadable file, an endpoint "
+            "that does not answer at all)."
         ),
     )
     v.add_argument("--base-url", required=True, metavar="URL", help="e.g. http://127.0.0.1:8000/v1")

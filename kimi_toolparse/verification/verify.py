@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,15 @@ from kimi_toolparse import Tools
 
 from .progress import Progress
 
-__all__ = ["VerifyError", "VerifySettings", "VerifyStats", "load_requests", "request_hash", "run_verify"]
+__all__ = [
+    "VerifyError",
+    "VerifySettings",
+    "VerifyStats",
+    "error_kind",
+    "load_requests",
+    "request_hash",
+    "run_verify",
+]
 
 #: Statuses worth another try: rate limits and server-side failures.
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -58,6 +67,39 @@ class VerifyStats:
     failed: int = 0
     retried: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)
+    #: The failures by kind (``HTTP 404 model_not_found``, ``ReadTimeout``, ...): how many, and the first
+    #: one's line number and error, in the order the kinds were first met.
+    errors: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+
+    def add_error(self, number: int, error: str) -> None:
+        kind = error_kind(error)
+        count, first, text = self.errors.get(kind, (0, number, error))
+        self.errors[kind] = (count + 1, first, text)
+
+    @property
+    def judged(self) -> int:
+        """Answers in the results file that can be judged: answered now, or done by an earlier run."""
+        return self.succeeded + self.skipped
+
+
+_HTTP_STATUS = re.compile(r"HTTP (\d{3}): ")
+
+
+def error_kind(error: str) -> str:
+    """What kind of failure an error is: ``HTTP 404 model_not_found`` (the status, and the error body's
+    ``code`` or ``type`` when it has one), an exception's name, or the words before the first colon."""
+    m = _HTTP_STATUS.match(error)
+    if m is None:
+        return error.split(":", 1)[0].strip() or "error"
+    kind = f"HTTP {m.group(1)}"
+    try:
+        body = json.loads(error[m.end() :])
+        detail = body["error"] if isinstance(body.get("error"), dict) else body
+        names = [detail.get("code"), detail.get("type")]
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return kind
+    name = next((n for n in names if isinstance(n, str) and n), None)
+    return f"{kind} {name}" if name else kind
 
 
 def prepare(request: Mapping[str, Any], model: str | None) -> dict[str, Any]:
@@ -322,6 +364,7 @@ async def _run(settings: VerifySettings, progress_to: TextIO | None) -> VerifySt
                         stats.succeeded += 1
                     else:
                         stats.failed += 1
+                        stats.add_error(number, str(response.get("error")))
                     progress.extra = f"failed {stats.failed}, retried {stats.retried}"
                     progress.step(stats.succeeded + stats.failed)
 

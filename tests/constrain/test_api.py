@@ -7,12 +7,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import kimi_toolparse as ktp
 from kimi_toolparse.cli import main
 from kimi_toolparse.constrain.ebnf import _TOKEN, embed_rules, text_rules, to_gbnf
+from kimi_toolparse.rendering.templates import MODELS
 from tests.constrain.cases import FORMATS, call, k2vv_requests, schema_cases, section
 from tests.constrain.xgr_helpers import accepts
 
@@ -290,10 +292,76 @@ def test_cli_prints_the_grammar(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert out == ktp.grammar_for_request(request, format=fmt, thinking=True, max_calls=2).text  # type: ignore[arg-type]
 
 
+#: Whether each model family's prompt ends with <think> by default, and with chat_template_kwargs
+#: thinking false (K2.7-Code thinks always; the K2 instruct and thinking templates never open it).
+PROMPT_THINKS = {
+    "kimi-k2-instruct": (False, False),
+    "kimi-k2-instruct-0905": (False, False),
+    "kimi-k2-thinking": (False, False),
+    "kimi-k2.5": (True, False),
+    "kimi-k2.6": (True, False),
+    "kimi-k2.7-code": (True, True),
+}
+_INSIDE = 'root ::= text "</think>" text'
+_OUTSIDE = 'root ::= ("<think>" text "</think>")? text'
+
+
+def test_every_model_family_is_listed() -> None:
+    assert set(PROMPT_THINKS) == set(MODELS)
+
+
+@pytest.mark.parametrize("model", sorted(PROMPT_THINKS))
+def test_cli_reads_thinking_from_the_prompt_of_the_requests_model(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: as the gateway does, the grammar starts inside reasoning exactly when the prompt the
+    request's model renders ends with <think>; --thinking and --no-thinking override it."""
+    by_default, thinking_off = PROMPT_THINKS[model]
+    request: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "Weather?"}]}
+    request["tools"] = [WEATHER]
+    path = tmp_path / "request.json"
+    for kwargs, want in (({}, by_default), ({"chat_template_kwargs": {"thinking": False}}, thinking_off)):
+        path.write_text(json.dumps({**request, **kwargs}))
+        assert main(["grammar", str(path), "--format", "ebnf"]) == 0
+        out, _ = capsys.readouterr()
+        template_kwargs = kwargs.get("chat_template_kwargs", {})
+        prompt = ktp.render(request["messages"], request["tools"], model=model, **template_kwargs)
+        assert ktp.ends_in_reasoning(prompt) is want
+        assert (_INSIDE if want else _OUTSIDE) in out
+        assert (_OUTSIDE if want else _INSIDE) not in out
+    for flag, inside in (("--thinking", True), ("--no-thinking", False)):
+        assert main(["grammar", str(path), "--format", "gbnf", flag]) == 0
+        out, _ = capsys.readouterr()
+        assert out == ktp.grammar_for_request(request, format="gbnf", thinking=inside).text
+
+
+@pytest.mark.parametrize("model", [None, "moonshot", "gpt-4o"])
+def test_a_request_without_a_kimi_model_reads_chat_template_kwargs(
+    model: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER]}
+    if model is not None:
+        request["model"] = model
+    assert _OUTSIDE in ktp.grammar_for_request(request, format="ebnf").text
+    thinking = {**request, "chat_template_kwargs": {"thinking": True}}
+    assert _INSIDE in ktp.grammar_for_request(thinking, format="ebnf").text
+    # the command line says so, in one line beside the grammar
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(thinking))
+    assert main(["grammar", str(path), "--format", "ebnf"]) == 0
+    out, err = capsys.readouterr()
+    assert _INSIDE in out
+    assert err.startswith("kimi-toolparse: note: the request ") and "chat_template_kwargs" in err
+    assert main(["grammar", str(path), "--format", "ebnf", "--no-thinking"]) == 0
+    out, err = capsys.readouterr()
+    assert _OUTSIDE in out and err == ""
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
         (("grammar", "/nonexistent.json"), None, "cannot read"),
+        (("grammar", "-"), '{"model": "kimi-k2.5", "messages": [], "chat_template_kwargs": {"x": 1}}', "x"),
         (("grammar", "-"), "{not json", "not valid JSON"),
         (("grammar", "-"), "[]", "must hold an OpenAI chat request"),
         (("grammar", "-"), '{"messages": [], "tool_choice": "required"}', "at least one tool"),

@@ -4,7 +4,6 @@ server is fuzzed through a stand-in upstream (a clean one passes, one with a pla
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 
 from kimi_toolparse.cli import main
 from kimi_toolparse.strategies import QUIRKS
+from testsupport.gateway import free_port, gateway
 
 from ..conftest import ROOT, VOCAB_FILE, need_shared
 
@@ -92,14 +92,8 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1 and message in err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _server(fault: bool) -> Iterator[tuple[str, int]]:
-    port, upstream = _free_port(), _free_port()
+    port, upstream = free_port(), free_port()
     argv = [sys.executable, "-m", "tests.fuzzing.toy_server", str(port), str(upstream)]
     proc = subprocess.Popen(
         [*argv, *(["--fault"] if fault else [])], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -187,3 +181,49 @@ def test_the_command_line_starts_without_hypothesis_and_fuzz_says_what_to_instal
     assert done.returncode == 0, done.stderr
     want = "fuzz needs hypothesis (No module named hypothesis): pip install 'kimi_toolparse[fuzz]'"
     assert done.stderr == f"kimi-toolparse: {want}\n"
+
+
+def test_url_fuzzes_a_thinking_models_gateway_with_the_model_it_serves(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 15: no --model: the model is the one the gateway lists (kimi-k2.5), whose prompt ends in
+    <think>; every case is drawn and judged as that prompt leaves it, and a right gateway passes."""
+    pytest.importorskip("uvicorn", reason="the gateway and the stand-in upstream need the serve extra")
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
+        code, out, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream), "--examples", "4")
+    assert code == 0, out + err
+    assert "model kimi-k2.5" in out and "prompt ending in <think>" in out
+    assert "no failures in 13 quirks" in out
+    # judged as if the prompt did not end in <think> (--no-thinking overrides), the same gateway "fails"
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
+        argv = ["--url", base, "--upstream-port", str(upstream), "--no-thinking", "--quirks", "canonical"]
+        code, out, _ = fuzz(capsys, *argv, "--examples", "10")
+    assert code == 1 and "prompt not ending in <think>" in out
+
+
+def test_url_asks_for_model_when_the_server_serves_several(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("uvicorn", reason="the gateway needs the serve extra")
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5", "kimi-k2-instruct") as base:
+        code, _, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream))
+    assert code == 2 and err.count("\n") == 1
+    assert "serves 2 models (kimi-k2.5, kimi-k2-instruct): choose one with --model" in err
+
+
+def test_url_with_a_model_the_server_does_not_serve_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 404 on the first request is one line and exit status 2, not a failure per quirk."""
+    pytest.importorskip("uvicorn", reason="the gateway needs the serve extra")
+    upstream = free_port()
+    with gateway(f"http://127.0.0.1:{upstream}/v1", "kimi-k2.5") as base:
+        code, out, err = fuzz(capsys, "--url", base, "--upstream-port", str(upstream), "--model", "kimi-k2")
+    assert code == 2 and out == ""
+    assert err.startswith("kimi-toolparse: ") and err.count("\n") == 1
+    assert "refused the request for model 'kimi-k2': HTTP 404" in err
+
+
+def test_url_of_a_server_that_is_not_there_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = fuzz(capsys, "--url", f"http://127.0.0.1:{free_port()}/v1", "--upstream-port", "9")
+    assert code == 2 and err.count("\n") == 1 and "cannot reach" in err

@@ -96,6 +96,22 @@ def test_switches_leave_out_what_the_target_cannot_take() -> None:
         quirky_outputs(["nope"])
 
 
+@pytest.mark.parametrize("quirk", TEXT_QUIRKS)
+def test_a_thinking_prompt_draws_every_quirk_inside_reasoning(quirk: str) -> None:
+    """``thinking="always"``: the outputs a thinking model's prompt (ending in ``<think>``) leaves, every
+    quirk included, each with the message the parser gives for such a prompt."""
+
+    @settings(_SETTINGS, max_examples=15)
+    @given(quirky_outputs([quirk], thinking="always"))
+    def check(case: Case) -> None:
+        assert case.thinking
+        assert parse(case.raw, tools=case.tools, thinking=True).to_openai() == case.expected
+
+    check()
+    with pytest.raises(ValueError, match="thinking must be"):
+        quirky_outputs(thinking="sometimes")  # type: ignore[arg-type]
+
+
 def test_drifted_ids_without_tools_have_no_name() -> None:
     case = find(
         quirky_outputs(["drifted_id"], tools=False),

@@ -1,8 +1,9 @@
 """A small chat-completions server around StreamParser, for the end-to-end fuzz test.
 
 ``python -m tests.fuzzing.toy_server PORT UPSTREAM_PORT [--fault]``: answers ``POST /v1/chat/completions``
-(streaming and not) by asking the raw ``/v1/completions`` upstream for the output and parsing it.
-It asks for the token ids, so marker text the model wrote inside a string stays data.
+(streaming and not) by asking the raw ``/v1/completions`` upstream for the output and parsing it, and lists
+one model (``kimi-k2-instruct``) at ``GET /v1/models``. It asks for the token ids, so marker text the
+model wrote inside a string stays data.
 ``--fault`` plants one bug: it forgets ``skip_special_tokens: false``, so the engine strips the markers.
 """
 
@@ -24,6 +25,17 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
+
+        def do_GET(self) -> None:
+            if self.path != "/v1/models":
+                self.send_error(404)
+                return
+            listing = json.dumps({"object": "list", "data": [{"id": "kimi-k2-instruct", "object": "model"}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(listing)))
+            self.end_headers()
+            self.wfile.write(listing.encode())
 
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -374,3 +374,63 @@ def test_older_drafts_follow_their_schema_keyword() -> None:
     assert compiled.broken is None  # tuple-form items is valid draft 7, not 2020-12
     assert compiled.is_valid(["a", 1]) and not compiled.is_valid([1])
     assert CompiledSchema({"items": [{"type": "string"}]}).broken  # 2020-12 by default
+
+
+UNREADABLE_TOP_LEVELS = [
+    {"$ref": "#/$defs/missing", "type": "object", "properties": {"path": {"type": "string"}}},
+    {"$ref": "https://example.invalid/read.json", "properties": {"path": {}}},
+    {"$ref": "other.json#/a", "properties": {"path": {}}},
+    {"$ref": "#anchor", "properties": {"path": {}}},
+    {"$ref": "#/$defs/A", "$defs": {"A": {"$ref": "#/$defs/gone", "properties": {"path": {}}}}},
+    {"$ref": "#/$defs/A", "$defs": {"A": {"$ref": "#/$defs/A/properties/x", "properties": {"path": {}}}}},
+]
+
+
+@pytest.mark.parametrize("schema", UNREADABLE_TOP_LEVELS)
+@pytest.mark.parametrize("args", [{}, {"path": "/x"}, {"file": "/x", "other": 1}])
+def test_unresolvable_top_level_ref_is_a_candidate_whatever_keys(schema: Any, args: Any) -> None:
+    """Rule 11: a top-level $ref chain that resolves nowhere leaves the top level unknown; the tool's check
+    cannot complete, so it is a candidate (reported), never refused by the properties written beside it."""
+    tools = Tools([{"type": "function", "function": {"name": "read", "parameters": schema}}])
+    assert tools.candidates(args) == ([], ["read"])
+    m = parse(SB + CB + "call_3" + AB + json.dumps(args) + CE + SE, tools=tools)
+    assert m.tool_calls[0].name == "read"
+    assert [d.code for d in m.diagnostics][:2] == [Code.SCHEMA_UNCHECKED, Code.DRIFTED_ID]
+
+
+_X_ONLY = {"type": "object", "properties": {"x": {}}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "args", "verdict"),
+    [
+        # a pointer that resolves, percent-encoded as a URI fragment: the strict reading follows it
+        ({"$ref": "#/$defs/a%20b", "$defs": {"a b": _X_ONLY}}, {"x": 1}, True),
+        ({"$ref": "#/$defs/a%20b", "$defs": {"a b": _X_ONLY}}, {"y": 1}, False),
+        # ~1 and ~0 escapes in a pointer
+        ({"$ref": "#/$defs/a~1b~0", "$defs": {"a/b~": _X_ONLY}}, {"y": 1}, False),
+        ({"$ref": "#/$defs/a~1b~0", "$defs": {"a/b~": _X_ONLY}}, {"x": 1}, True),
+        # the root itself: the properties written there are the top level
+        ({"$ref": "#", "type": "object", "properties": {"x": {}}}, {"x": 1}, True),
+    ],
+)
+def test_resolvable_top_level_refs_are_read_strictly(schema: Any, args: Any, verdict: bool) -> None:
+    tools = Tools([{"type": "function", "function": {"name": "f", "parameters": schema}}])
+    assert tools.candidates(args) == ((["f"], []) if verdict else ([], []))
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "varchar", "properties": {"sql": {}}, "required": ["sql"]},
+        {"type": "object", "properties": {"sql": {"type": "strin"}}, "required": "sql"},
+        {"properties": {"sql": {}}, "minProperties": -1},
+    ],
+)
+def test_schema_invalid_under_the_meta_schema_is_a_candidate_whatever_the_arguments(schema: Any) -> None:
+    """Rule 11 (revision 7): whatever the arguments, such a tool is a candidate, except that the strict
+    top-level reading still refuses keys outside its properties."""
+    tools = Tools([{"type": "function", "function": {"name": "q", "parameters": schema}}])
+    for args in ({}, {"sql": 1}, {"sql": "select 1"}):
+        assert tools.candidates(args) == ([], ["q"])
+    assert tools.candidates({"table": "t"}) == ([], [])

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from kimi_toolparse.cli import main
+from kimi_toolparse.verification.verify import error_kind
+from testsupport.gateway import free_port, gateway
 
 from ..conftest import REFERENCE, ROOT, need_shared
 
@@ -410,6 +412,82 @@ def test_verify_unreachable_endpoint_is_one_line(tmp_path: Path, capsys: pytest.
     )
     assert code == 2 and out == ""
     assert err.startswith("kimi-toolparse: cannot reach") and err.count("\n") == 1
+
+
+def test_verify_against_a_dead_model_name_says_why_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: every request refused (404 model_not_found from a real gateway): the first error of that
+    kind on stderr, no table, exit status 1."""
+    pytest.importorskip("uvicorn", reason="the gateway needs the serve extra")
+    requests, out = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    write_requests(requests)
+    # the gateway serves kimi-k2.5; its upstream is never reached, since the model name is refused first
+    with gateway(f"http://127.0.0.1:{free_port()}/v1", "kimi-k2.5") as base:
+        argv = ["verify", "--base-url", base, "--requests", str(requests), "--out", str(out)]
+        code, stdout, err = run_cli([*argv, "--model", "kimi-k2", "--retries", "0"], capsys)
+    assert code == 1 and stdout == ""
+    lines = err.splitlines()
+    refused = [line for line in lines if "failed with" in line]
+    assert refused == [
+        "kimi-toolparse: 13 requests failed with HTTP 404 model_not_found; the first, line 1: HTTP 404: "
+        + refused[0].split("HTTP 404: ", 1)[1]
+    ]
+    assert "The model 'kimi-k2' does not exist here" in refused[0]
+    assert (
+        lines[-1]
+        == "kimi-toolparse: no answer to judge: every request failed (above: the first error of each kind)"
+    )
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 13 and all(r["status"] == "failed" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (
+            'HTTP 404: {"error": {"message": "no", "type": "invalid_request_error", '
+            '"code": "model_not_found"}}',
+            "HTTP 404 model_not_found",
+        ),
+        (
+            'HTTP 401: {"error": {"message": "no key", "type": "authentication_error"}}',
+            "HTTP 401 authentication_error",
+        ),
+        ("HTTP 502: <html>Bad gateway</html>", "HTTP 502"),
+        (
+            'HTTP 400: {"object": "error", "message": "bad", "type": "BadRequestError", "code": 400}',
+            "HTTP 400 BadRequestError",
+        ),
+        ("ReadTimeout", "ReadTimeout"),
+        ("ConnectError: [Errno 111] refused", "ConnectError"),
+        ("bad answer: Expecting value", "bad answer"),
+    ],
+)
+def test_error_kinds(error: str, kind: str) -> None:
+    assert error_kind(error) == kind
+
+
+def test_verify_mixed_failures_list_each_kind_once_and_still_check(
+    standin: Standin, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests, out = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    write_requests(requests)
+    argv = ["verify", "--base-url", standin.url, "--requests", str(requests), "--out", str(out)]
+    code, stdout, err = run_cli([*argv, "--retries", "0", "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["failure_count"] == 3  # 429, 400 and the flaky 500
+    kinds = [
+        line.split(" failed with ")[1].split(";")[0] for line in err.splitlines() if " failed with " in line
+    ]
+    assert sorted(kinds) == ["HTTP 400 invalid_request_error", "HTTP 429 rate_limit", "HTTP 500 server_error"]
+
+
+def test_verify_help_says_what_each_exit_status_means(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for status in ("0 the answers were checked", "1 no answer could be judged", "2 bad usage"):
+        assert status in text
 
 
 def test_verify_missing_requests_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
