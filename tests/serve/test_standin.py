@@ -14,7 +14,7 @@ pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip
 
 from kimi_toolparse.serve.standin import Piece, Reply, StandIn, split_tokens  # noqa: E402
 
-from ..conftest import FIXTURES, VOCAB_FILE, need_shared  # noqa: E402
+from ..conftest import FIXTURES, VOCAB_FILE  # noqa: E402
 
 WEATHER = (FIXTURES / "outputs" / "weather.txt").read_text()
 KEEP = {"skip_special_tokens": False, "spaces_between_special_tokens": False}
@@ -108,7 +108,7 @@ def test_token_ids_like_vllm_with_a_vocabulary() -> None:
     pytest.importorskip("tiktoken")
     from kimi_toolparse import KimiVocabulary
 
-    vocab = KimiVocabulary.from_file(need_shared(VOCAB_FILE))
+    vocab = KimiVocabulary.from_file(VOCAB_FILE)
     raw = "Hi é漢<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{}"
     with StandIn(lambda r: raw, vocabulary=vocab) as s, httpx.Client() as c:
         body = {"prompt": "P", "return_token_ids": True, **KEEP}
