@@ -136,6 +136,19 @@ def test_the_standin_says_in_one_line_which_extra_to_install() -> None:
     )
 
 
+def test_the_standins_vocab_without_tiktoken_is_one_line() -> None:
+    code = (
+        "import runpy\n"
+        f"sys.argv = ['standin', '--output', {str(FIXTURES / 'outputs' / 'weather.txt')!r}, '--vocab']\n"
+        "runpy.run_module('kimi_toolparse.serve.standin', run_name='__main__')\n"
+    )
+    done = _blocked(["tiktoken"], code, ROOT)
+    assert done.returncode == 2 and done.stderr == (
+        "standin: encoding text to token ids needs the tiktoken extra (tiktoken is not installed): "
+        "pip install '.[tiktoken]' in your kimi_toolparse clone\n"
+    )
+
+
 def test_encoding_without_tiktoken_raises_the_message_from_the_api() -> None:
     code = (
         "import kimi_toolparse as k\n"
