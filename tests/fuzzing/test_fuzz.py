@@ -56,13 +56,17 @@ def test_finds_nothing_in_this_projects_parser(capsys: pytest.CaptureFixture[str
     assert "no failures in 13 quirks" in out
 
 
-@pytest.mark.parametrize("vocab_args", [[], ["--vocab"], ["--vocab", str(VOCAB_FILE.parent)]])
+@pytest.mark.parametrize(
+    ("vocab_args", "examples"), [([], "8"), (["--vocab"], "2"), (["--vocab", str(VOCAB_FILE.parent)], "2")]
+)
 def test_finds_nothing_in_this_projects_parser_on_token_ids(
-    capsys: pytest.CaptureFixture[str], vocab, vocab_args: list[str]
+    capsys: pytest.CaptureFixture[str], vocab, vocab_args: list[str], examples: str
 ) -> None:  # type: ignore[no-untyped-def]
     """A token-id target takes the packaged vocabulary by default (no --vocab, or --vocab without a path);
     a model directory given with --vocab is read instead."""
-    code, out, _ = fuzz(capsys, "tests.fuzzing.own_targets:parse_token_ids", "--examples", "8", *vocab_args)
+    code, out, _ = fuzz(
+        capsys, "tests.fuzzing.own_targets:parse_token_ids", "--examples", examples, *vocab_args
+    )
     assert code == 0, out
     assert "no failures in 14 quirks" in out  # markers_in_strings included
 
