@@ -5,8 +5,8 @@ Baselines are measured in the same run:
 - the same parser re-run over the accumulated text at every token, which is what a streaming server
   that re-scans does (estimated from evenly spaced prefixes: running it at all 30,000 would take minutes).
 
-The outputs are realistic: real assistant text from the K2 vendor-verifier requests (when ../shared is
-there; otherwise the bundled fixtures) as reasoning and content, then a section of 4 calls, one of them
+The outputs are realistic: real assistant text from the K2 vendor-verifier requests
+(``fixtures/reference/k2vv``) as reasoning and content, then a section of 4 calls, one of them
 writing a file. They are tokenized with the Kimi vocabulary (needs tiktoken) and streamed one token per
 feed, the way an inference server hands them over.
 
@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
+from kimi_toolparse.vocab import PACKAGED_VOCABULARY  # noqa: E402
 from testsupport.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
 from testsupport.streams import decode_steps  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "fixtures" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 
@@ -40,7 +41,7 @@ CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call
 # --- Realistic outputs ---------------------------------------------------------------------------------
 def text_pool() -> str:
     """Real assistant and user text (Chinese and English) from the vendor-verifier requests."""
-    requests = SHARED / "k2vv" / "requests.jsonl"
+    requests = REFERENCE / "k2vv" / "requests.jsonl"
     pieces: list[str] = []
     if requests.exists():
         for line in requests.read_text(encoding="utf-8").splitlines():
@@ -192,7 +193,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
     args = ap.parse_args()
     repeat = 2 if args.quick else 7
-    vocab_file = SHARED / "tokenizer" / "tiktoken.model"
+    vocab_file = Path(PACKAGED_VOCABULARY)
     vocab = None
     try:
         import tiktoken  # noqa: F401

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .cli_support import PROG, ArgumentParser, UsageError, read_json, read_text, read_text_pieces, table
+from .extras import missing_extra
 from .parsing.message import STOP_REASONS, ParsedMessage, stop_reason_from
 from .parsing.parser import StreamParser
 from .parsing.tools import Tools
@@ -172,8 +173,6 @@ def cmd_render(args: argparse.Namespace) -> int:
         kwargs["thinking"] = args.thinking
     if args.preserve_thinking is not None:
         kwargs["preserve_thinking"] = args.preserve_thinking
-    if args.ids and not args.vocab:
-        raise UsageError("--ids needs --vocab PATH (the Kimi model directory or its tiktoken.model)")
     model = _model(args.conversation, args.model, requested)
     try:
         text = render(
@@ -249,7 +248,10 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--lenient", action="store_true", help="render what the template renders, without checks")
     p.add_argument("--ids", action="store_true", help="print the token ids (a JSON list) instead of the text")
     p.add_argument(
-        "--vocab", metavar="PATH", help="with --ids: the Kimi model directory or its tiktoken.model"
+        "--vocab",
+        metavar="PATH",
+        help="with --ids: the Kimi model directory or its tiktoken.model (default: the vocabulary that ships "
+        "with the package)",
     )
     p.set_defaults(handler=cmd_render)
 
@@ -300,6 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except UsageError as e:
         sys.stderr.write(f"{PROG}: {e}\n")
+        return 2
+    except ModuleNotFoundError as e:  # an optional extra a subcommand needs, not caught closer
+        if not e.name or e.name.startswith("kimi_toolparse"):
+            raise
+        sys.stderr.write(f"{PROG}: {missing_extra(args.command, e.name)}\n")
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,7 +3,7 @@
 ``assistant_outputs()`` draws well-formed turns in the canonical shape together with what a parser must
 return for them; ``marker_soup()`` draws adversarial text built from markers, partial markers, JSON and
 unicode; ``chunkings(text)`` draws ways to cut a text into stream chunks. Needs ``hypothesis``
-(``pip install 'kimi_toolparse[test]'``).
+(the ``fuzz`` extra: ``pip install '.[fuzz]'`` in a clone).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any, Literal
 try:
     from hypothesis import strategies as st
 except ImportError as e:  # pragma: no cover
-    raise ImportError("kimi_toolparse.strategies needs hypothesis: pip install hypothesis") from e
+    from .extras import missing_extra
+
+    raise missing_extra("kimi_toolparse.strategies", "hypothesis") from e
 
 import itertools
 

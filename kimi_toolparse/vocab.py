@@ -1,20 +1,24 @@
 """The Kimi vocabulary file (``tiktoken.model``): token ids to bytes, and text to token ids.
 
+The vocabulary of the whole K2 family ships with the package (``kimi_toolparse/data/tiktoken.model``, its
+licence beside it): :func:`load_vocabulary` with no path gives it, so token ids work with no download. A
+model directory or another ``tiktoken.model`` overrides it wherever a vocabulary is taken.
+
 Decoding needs nothing but the file. Encoding runs tiktoken's BPE with the Kimi pre-tokenization pattern,
-so it needs the ``tiktoken`` extra (``pip install 'kimi_toolparse[tiktoken]'``).
+so it needs the ``tiktoken`` extra (from a clone: ``pip install '.[tiktoken]'``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
+from .extras import missing_extra
 from .tokens import FIRST_SPECIAL_ID, SPECIAL_IDS, SPECIAL_TOKENS
-
-__all__ = ["PATTERN", "KimiVocabulary"]
 
 #: The pre-tokenization pattern of the Kimi tokenizer. The ``&&`` class intersections need tiktoken's engine.
 PATTERN = "|".join(
@@ -32,7 +36,10 @@ PATTERN = "|".join(
     ]
 )
 
-__all__ = ["PATTERN", "KimiVocabulary", "vocabulary_file"]
+__all__ = ["PACKAGED_VOCABULARY", "PATTERN", "KimiVocabulary", "load_vocabulary", "vocabulary_file"]
+
+#: The vocabulary that ships with the package; :func:`load_vocabulary` reads it when given no path.
+PACKAGED_VOCABULARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tiktoken.model")
 
 _SPECIAL_BYTES = {i: text.encode("utf-8") for i, text in SPECIAL_TOKENS.items()}
 
@@ -40,9 +47,10 @@ _SPECIAL_BYTES = {i: text.encode("utf-8") for i, text in SPECIAL_TOKENS.items()}
 def vocabulary_file(path: str | os.PathLike[str]) -> str:
     """The ``tiktoken.model`` a path names: the file itself, or the one in a model directory.
 
-    Users pass what they downloaded (the directory) as often as the file; both work everywhere.
+    Users pass what they downloaded (the directory) as often as the file; both work everywhere, and a
+    leading ``~`` is the user's home.
     """
-    p = os.fspath(path)
+    p = os.path.expanduser(os.fspath(path))
     if os.path.isdir(p):
         candidate = os.path.join(p, "tiktoken.model")
         if not os.path.isfile(candidate):
@@ -53,10 +61,24 @@ def vocabulary_file(path: str | os.PathLike[str]) -> str:
     return p
 
 
+def load_vocabulary(path: str | os.PathLike[str] | None = None) -> KimiVocabulary:
+    """The Kimi vocabulary at ``path`` (a model directory or its ``tiktoken.model``, ``~`` expanded), or the
+    one that ships with the package when ``path`` is None. Each file is read once per process."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"the vocabulary path must be a str or a path, not {type(path).__name__}")
+    return _load(os.path.realpath(vocabulary_file(PACKAGED_VOCABULARY if path is None else path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str) -> KimiVocabulary:
+    return KimiVocabulary.from_file(path)
+
+
 class KimiVocabulary:
     """The BPE ranks of the Kimi K2 family plus its 256 special tokens.
 
-    Load it from a model directory (or its ``tiktoken.model``) with :meth:`from_file`.
+    :func:`load_vocabulary` gives the one that ships with the package (once per process); :meth:`from_file`
+    reads a model directory or its ``tiktoken.model``.
     """
 
     def __init__(self, ranks: Sequence[bytes]) -> None:
@@ -111,9 +133,7 @@ class KimiVocabulary:
             try:
                 import tiktoken
             except ImportError:
-                raise ImportError(
-                    "encoding text needs tiktoken: pip install 'kimi_toolparse[tiktoken]'"
-                ) from None
+                raise missing_extra("encoding text to token ids", "tiktoken") from None
             self._encoding = tiktoken.Encoding(
                 name="kimi-k2",
                 pat_str=PATTERN,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import importlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ import kimi_toolparse
 
 PACKAGE = Path(kimi_toolparse.__file__).resolve().parent
 SHARED_LEAVES = (
+    "kimi_toolparse.extras",
     "kimi_toolparse.tokens",
     "kimi_toolparse.vocab",
     "kimi_toolparse.call_ids",
@@ -116,28 +116,33 @@ def test_every_module_says_what_it_holds_and_exports(name: str) -> None:
     assert exported, f"{name}: no __all__"
 
 
-def _import(name: str) -> Any:
-    """The module, or a skip when it needs an optional extra that is not installed."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name and not e.name.startswith("kimi_toolparse"):
-            pytest.skip(f"{name} needs {e.name}, an optional extra that is not installed")
-        raise
+#: Modules that import an inference engine: checked by tests_heavy/integrations in the engine's own venv.
+ENGINE_MODULES = {
+    engine: sorted(n for n in MODULES if n.startswith(f"kimi_toolparse.integrations.{engine}_"))
+    for engine in ("vllm", "sglang")
+}
+_IMPORTABLE = sorted(
+    n for n in MODULES if not n.endswith("__main__") and all(n not in m for m in ENGINE_MODULES.values())
+)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.endswith("__main__")))
-def test_all_names_exist(name: str) -> None:
-    module = _import(name)
+def check_exports(name: str) -> None:
+    """``__all__`` names only what the module has, and no function shadows the module's path."""
+    module = importlib.import_module(name)
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names what it lacks: {missing}"
-
-
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.count(".") and not n.endswith("__main__")))
-def test_module_paths_are_not_shadowed_by_functions(name: str) -> None:
-    module = _import(name)
     parent, _, leaf = name.rpartition(".")
-    assert getattr(importlib.import_module(parent), leaf) is module, f"{parent}.{leaf} is not {name}"
+    if parent:
+        assert getattr(importlib.import_module(parent), leaf) is module, f"{parent}.{leaf} is not {name}"
+
+
+def test_engine_modules_are_known() -> None:
+    assert all(len(names) >= 2 for names in ENGINE_MODULES.values()), ENGINE_MODULES
+
+
+@pytest.mark.parametrize("name", _IMPORTABLE)
+def test_all_names_exist_and_module_paths_are_not_shadowed(name: str) -> None:
+    check_exports(name)
 
 
 def test_parsing_alone_never_loads_the_renderer() -> None:

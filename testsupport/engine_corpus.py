@@ -11,8 +11,6 @@ from testsupport.streams import decode_steps, encode
 
 
 def load() -> list[dict[str, Any]]:
-    if not VECTORS.exists():
-        return []
     return [json.loads(line) for line in VECTORS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -1,16 +1,23 @@
-"""Where the tests' data lives: the repository's fixtures and the workplace's shared reference data."""
+"""Where the tests' data lives: all of it inside the repository (``fixtures/``, and the package's vocabulary).
+
+``fixtures/reference/`` and ``fixtures/conformance/`` are copies of the team's reference data, each with its
+source and licence beside it; ``VOCAB_FILE`` is the vocabulary that ships with the package. Nothing here
+points outside ``ROOT``, which ``tests/test_paths.py`` checks.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-__all__ = ["FIXTURES", "REFERENCE", "ROOT", "SHARED", "VECTORS", "VOCAB_FILE"]
+from kimi_toolparse.vocab import PACKAGED_VOCABULARY
+
+__all__ = ["FIXTURES", "REFERENCE", "ROOT", "VECTORS", "VOCAB_FILE"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-#: The workplace's shared folder (spec, reference data, conformance corpus); override with KIMI_SHARED.
-SHARED = Path(os.environ.get("KIMI_SHARED", ROOT.parent / "shared"))
-REFERENCE = SHARED / "reference"
-VECTORS = SHARED / "conformance" / "vectors.jsonl"
-VOCAB_FILE = REFERENCE / "tokenizer" / "tiktoken.model"
+#: Official templates, K2VV requests and responses, JSON-schema cases, TypeScript declarations, examples.
+REFERENCE = FIXTURES / "reference"
+#: The conformance corpus of the parser.
+VECTORS = FIXTURES / "conformance" / "vectors.jsonl"
+#: The Kimi vocabulary (``tiktoken.model``), as the package ships it.
+VOCAB_FILE = Path(PACKAGED_VOCABULARY)

@@ -1,4 +1,4 @@
-"""Moonshot's reference parser, as its tool-call guide describes it (``../shared/reference/README.md``):
+"""Moonshot's reference parser, as its tool-call guide describes it (quoted in the reference notes):
 two regular expressions, the first section only, the name cut out of ``functions.NAME:IDX``.
 
 It is the differential oracle for canonical outputs and the speed baseline in ``benchmarks/``.

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .. import normalize_tool_call_ids, tokens
+from ..extras import missing_extra
 from .ebnf import GBNF_JSON_STRING, builtins, embed_rules, quote, text_rules, to_gbnf
 
 __all__ = [
@@ -224,7 +225,7 @@ def _xgrammar() -> Any:
     try:
         import xgrammar
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("building grammars needs xgrammar: pip install 'kimi_toolparse[constrain]'") from e
+        raise missing_extra("building grammars", "xgrammar") from e
     return xgrammar
 
 

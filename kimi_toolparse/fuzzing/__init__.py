@@ -2,8 +2,8 @@
 
 Outputs drawn by :func:`kimi_toolparse.strategies.quirky_outputs` go through the target; its answers are
 compared with the messages the spec gives, and each failure is shrunk by Hypothesis before it is shown.
-Needs ``hypothesis`` (``pip install 'kimi_toolparse[fuzz]'``); the names below load it on first use, so
-the command line starts without it.
+Needs ``hypothesis`` (the ``fuzz`` extra: ``pip install '.[fuzz]'`` in a clone); the names below load it
+on first use, so the command line starts without it.
 """
 
 from __future__ import annotations

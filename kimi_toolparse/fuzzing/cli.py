@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..cli_support import UsageError, table
+from ..extras import missing_extra
 from .quirks import QUIRKS
 
 if TYPE_CHECKING:
@@ -65,7 +66,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=None,
         help="servers and engines: only streaming (--stream) or only not (--no-stream); default both",
     )
-    p.add_argument("--vocab", metavar="PATH", help="tiktoken.model of the Kimi family, for token-id targets")
+    p.add_argument(
+        "--vocab",
+        metavar="PATH",
+        nargs="?",
+        const=PACKAGED,
+        help="the Kimi model directory or its tiktoken.model: token ids for every target (without PATH: the "
+        "vocabulary that ships with the package, which token-id targets and vllm use by default)",
+    )
     p.add_argument("--report", metavar="FILE.jsonl", help="also write each failure as one JSON line")
     p.set_defaults(handler=run)
 
@@ -82,16 +90,21 @@ def _quirks(spec: str | None) -> list[str]:
     return chosen
 
 
+#: ``--vocab`` without a path: the vocabulary that ships with the package.
+PACKAGED = ""
+
+
 def _vocab(path: str | None) -> Any:
     if path is None:
         return None
-    from .. import KimiVocabulary
+    from ..vocab import load_vocabulary
 
     try:
-        vocab = KimiVocabulary.from_file(path)
+        vocab = load_vocabulary(path or None)
         vocab.tiktoken_encoding  # noqa: B018 (fails early when tiktoken is missing)
     except (OSError, ValueError, ImportError) as e:
-        raise UsageError(f"--vocab {path}: {' '.join(str(e).split())}") from None
+        named = path or "(the packaged vocabulary)"
+        raise UsageError(f"--vocab {named}: {' '.join(str(e).split())}") from None
     return vocab
 
 
@@ -123,13 +136,10 @@ def _target(args: argparse.Namespace, vocab: Any) -> Target:
     if args.target in ("vllm", "sglang"):
         from .engines import engine_target
 
-        if vocab is None and args.target == "vllm":
-            raise UsageError("vllm runs on token ids: pass --vocab PATH (the model's tiktoken.model)")
+        if vocab is None and args.target == "vllm":  # vLLM runs on token ids
+            vocab = _vocab(PACKAGED)
         return engine_target(args.target, vocab)
-    target = callable_target(args.target)
-    if target.mode == "token_ids" and vocab is None:
-        raise UsageError(f"{args.target} takes token_ids: pass --vocab PATH (the model's tiktoken.model)")
-    return target
+    return callable_target(args.target)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,13 +150,15 @@ def run(args: argparse.Namespace) -> int:
         from .runner import fuzz, stderr_progress
         from .targets import TargetError
     except ImportError as e:
-        raise UsageError(f"fuzz needs hypothesis ({e}): pip install 'kimi_toolparse[fuzz]'") from None
+        raise UsageError(str(missing_extra("fuzz", e.name or "hypothesis"))) from None
     quirks = _quirks(args.quirks)
     vocab = _vocab(args.vocab)
     try:
         target = _target(args, vocab)
     except TargetError as e:
         raise UsageError(str(e)) from None
+    if vocab is None and target.mode == "token_ids":
+        vocab = _vocab(PACKAGED)  # a target that takes token ids: the packaged vocabulary by default
     out = sys.stdout
     prompt = ""
     if target.prompt_thinking is not None:

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from ..extras import missing_extra
 from ..tokens import KIND_BY_TEXT, SPECIAL_IDS
 from .targets import Feed, Target, TargetError
 
@@ -181,9 +182,8 @@ def url_target(
     try:
         from ..serve.standin import StandIn
     except ImportError as e:
-        raise TargetError(
-            f"--url needs the stand-in upstream ({e}): pip install 'kimi_toolparse[serve]'"
-        ) from None
+        what = "fuzz --url (the stand-in upstream)"
+        raise TargetError(str(missing_extra(what, e.name or "uvicorn"))) from None
     current: dict[str, list[Any]] = {"pieces": []}
     standin = StandIn(lambda body: current["pieces"], port=upstream_port, vocabulary=vocab, record=False)
     try:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..tokens import CALL_BEGIN, SPECIAL_IDS
-from ..vocab import KimiVocabulary
+from ..vocab import KimiVocabulary, load_vocabulary
 
 __all__ = ["Detokenizer", "TransformersDetokenizer", "VocabularyDetokenizer", "detokenizer_for"]
 
@@ -98,7 +98,7 @@ def detokenizer_for(tokenizer: Any) -> Detokenizer:
     """A fresh detokenizer for a :class:`KimiVocabulary`, a model directory or its ``tiktoken.model``, or a
     HF tokenizer."""
     if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = KimiVocabulary.from_file(tokenizer)
+        tokenizer = load_vocabulary(tokenizer)
     if isinstance(tokenizer, KimiVocabulary):
         return VocabularyDetokenizer(tokenizer)
     if hasattr(tokenizer, "decode") and hasattr(tokenizer, "convert_ids_to_tokens"):

@@ -105,8 +105,9 @@ class StreamParser:
 
     ``tools``: the request's tools (OpenAI shape), to resolve drifted call ids (docs/format.md#rule-11).
     ``thinking``: the prompt ended with ``<think>``, so the output starts inside reasoning.
-    ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, a path to ``tiktoken.model``, or a
-    ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text).
+    ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, a Kimi model directory or its
+    ``tiktoken.model``, or a ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text);
+    without one, :meth:`feed_ids` decodes with the Kimi vocabulary that ships with the package.
     """
 
     def __init__(
@@ -181,7 +182,7 @@ class StreamParser:
         if not isinstance(text, str):
             raise TypeError(
                 f"feed() takes the decoded text as str, not {type(text).__name__}; "
-                "to feed token ids without text, pass tokenizer=... and use feed_ids()"
+                "to feed token ids without text, use feed_ids()"
             )
         events: list[Event] = []
         self._events = events
@@ -203,10 +204,10 @@ class StreamParser:
         if self._closed:
             raise ValueError("feed_ids() after close(): create a new StreamParser for the next output")
         if self._detokenizer is None:
-            raise ValueError(
-                "feed_ids() needs a tokenizer: StreamParser(tokenizer=KimiVocabulary.from_file(path)) "
-                "or a transformers tokenizer"
-            )
+            from ..vocab import load_vocabulary
+            from .detokenize import detokenizer_for
+
+            self._detokenizer = detokenizer_for(load_vocabulary())
         ids = _ids_list(token_ids)
         events: list[Event] = []
         self._events = events

@@ -15,7 +15,6 @@ for whatever it is given (``None`` included), and raises only where the template
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -470,33 +469,20 @@ def render(
 # --- token ids -----------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _vocabulary(path: str) -> Any:
-    from ..vocab import KimiVocabulary
-
-    return KimiVocabulary.from_file(path)
-
-
-def _load_vocabulary(path: str | os.PathLike[str]) -> Any:
-    """A ``tiktoken.model`` file, or a model directory that holds one."""
-    from ..vocab import vocabulary_file
-
-    return _vocabulary(os.path.realpath(vocabulary_file(path)))
-
-
-def encode_prompt(text: str, tokenizer: Any) -> list[int]:
+def encode_prompt(text: str, tokenizer: Any = None) -> list[int]:
     """Token ids of a rendered prompt, special tokens by id, as the official tokenizer encodes it.
 
-    ``tokenizer``: a :class:`~kimi_toolparse.KimiVocabulary`, the path of a Kimi model directory or its
-    ``tiktoken.model`` (needs the ``tiktoken`` extra), or a ``transformers`` tokenizer (encoded as
+    ``tokenizer``: None for the Kimi vocabulary that ships with the package, a
+    :class:`~kimi_toolparse.KimiVocabulary`, the path of a Kimi model directory or its ``tiktoken.model``
+    (these need the ``tiktoken`` extra), or a ``transformers`` tokenizer (encoded as
     ``apply_chat_template(tokenize=True)`` does: without adding special tokens).
     """
-    from ..vocab import KimiVocabulary
+    from ..vocab import KimiVocabulary, load_vocabulary
 
     if not isinstance(text, str):
         raise TypeError(f"encode_prompt() takes the prompt as str, not {type(text).__name__}")
-    if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = _load_vocabulary(tokenizer)
+    if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = load_vocabulary(tokenizer)
     if isinstance(tokenizer, KimiVocabulary):
         return tokenizer.encode(text, allowed_special="all")
     if callable(getattr(tokenizer, "encode_ordinary", None)):  # a tiktoken.Encoding
@@ -505,8 +491,8 @@ def encode_prompt(text: str, tokenizer: Any) -> list[int]:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         return [int(i) for i in ids]
     raise TypeError(
-        "tokenizer must be a KimiVocabulary, a path to a Kimi model directory or its tiktoken.model, "
-        f"or a transformers tokenizer, not {type(tokenizer).__name__}"
+        "tokenizer must be None (the packaged vocabulary), a KimiVocabulary, a path to a Kimi model "
+        f"directory or its tiktoken.model, or a transformers tokenizer, not {type(tokenizer).__name__}"
     )
 
 
@@ -514,7 +500,7 @@ def render_ids(
     messages: Iterable[Any],
     tools: Sequence[Mapping[str, Any]] | None = None,
     *,
-    tokenizer: Any,
+    tokenizer: Any = None,
     model: str | None = None,
     add_generation_prompt: bool = True,
     strict: bool = True,
@@ -522,7 +508,8 @@ def render_ids(
     plain_template: bool = False,
     **template_kwargs: bool | None,
 ) -> list[int]:
-    """:func:`render`, then :func:`encode_prompt`: the prompt's token ids for a raw ``/completions`` call."""
+    """:func:`render`, then :func:`encode_prompt`: the prompt's token ids for a raw ``/completions`` call
+    (``tokenizer`` None: the Kimi vocabulary that ships with the package)."""
     _template(model, "render_ids")
     text = render(
         messages,

@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 from ..cli_support import UsageError
+from ..extras import missing_extra
 from .config import API_KEY_ENV, CONFIG_ENV, ENGINES, ServeConfig
 
 __all__ = ["add_parser", "config_from_args", "run"]
@@ -22,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description=(
             "An OpenAI chat-completions server in front of a raw /v1/completions engine: it renders the "
             "Kimi K2 prompt, streams from the engine and parses tool calls and reasoning. Needs the serve "
-            "extra: pip install 'kimi_toolparse[serve]'."
+            "extra: pip install '.[serve]' in a clone."
         ),
     )
     p.add_argument(
@@ -124,9 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
         from .app import configure_logging, create_app
     except ImportError as e:
-        raise UsageError(
-            f"serve needs the serve extra ({e.name} is missing): pip install 'kimi_toolparse[serve]'"
-        ) from None
+        raise UsageError(str(missing_extra("serve", e.name or "uvicorn"))) from None
     try:
         app = create_app(config)
     except ValueError as e:

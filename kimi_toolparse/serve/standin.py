@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..extras import missing_extra
 from ..tokens import IM_END, SPECIAL_IDS
 
 __all__ = ["Piece", "RecordedRequest", "Reply", "Responder", "StandIn", "main", "split_tokens"]
@@ -593,7 +594,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
     ap.add_argument("--model", default="kimi-k2-standin")
-    ap.add_argument("--vocab", metavar="TIKTOKEN_MODEL", help="a Kimi tiktoken.model: real tokens and ids")
+    ap.add_argument(
+        "--vocab",
+        metavar="PATH",
+        nargs="?",
+        const="",
+        help="real tokens and ids from a Kimi model directory or its tiktoken.model (without PATH: the "
+        "vocabulary that ships with the package; needs tiktoken); default: word-sized pieces, no ids",
+    )
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before each token")
     ap.add_argument("--first-delay", type=float, default=0.0, help="seconds before answering")
     ap.add_argument("--error-status", type=int, help="answer every completion with this status")
@@ -602,6 +610,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log-level", default="warning")
     args = ap.parse_args(argv)
     try:
+        import uvicorn  # noqa: F401 (the server needs it: say so before anything else)
+    except ImportError as e:
+        print(f"standin: {missing_extra('the stand-in', e.name or 'uvicorn')}", file=sys.stderr)
+        return 2
+    try:
         if args.output:
             with open(args.output, encoding="utf-8") as f:
                 text = f.read()
@@ -609,10 +622,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             responder = _load_responder(args.responder)
         vocabulary = None
-        if args.vocab:
-            from kimi_toolparse import KimiVocabulary
+        if args.vocab is not None:
+            from ..vocab import load_vocabulary
 
-            vocabulary = KimiVocabulary.from_file(args.vocab)
+            vocabulary = load_vocabulary(args.vocab or None)
+            vocabulary.tiktoken_encoding  # noqa: B018 (fails now, not at the first request, without tiktoken)
     except (OSError, ValueError, ImportError, AttributeError) as e:
         print(f"standin: {e}", file=sys.stderr)
         return 2

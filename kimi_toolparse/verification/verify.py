@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from kimi_toolparse import Tools
 
+from ..extras import missing_extra
 from .progress import Progress
 
 __all__ = [
@@ -391,5 +392,5 @@ def run_verify(settings: VerifySettings, progress_to: TextIO | None = None) -> V
     try:
         import httpx  # noqa: F401
     except ImportError:
-        raise VerifyError("verify needs httpx: pip install 'kimi_toolparse[verify]'") from None
+        raise VerifyError(str(missing_extra("verify", "httpx"))) from None
     return asyncio.run(_run(settings, progress_to))

@@ -1,4 +1,4 @@
-"""Moonshot's reference parser from its tool-call guide, written from ../shared/reference/README.md.
+"""Moonshot's reference parser from its tool-call guide, written from the workspace's reference notes.
 
 Two DOTALL regular expressions: the first section, then each complete call in it; the name is
 ``id.split('.')[1].split(':')[0]``. A fuzz target for the tests and the README.

@@ -15,7 +15,7 @@ from kimi_toolparse.cli import main
 from kimi_toolparse.strategies import QUIRKS
 from testsupport.gateway import free_port, gateway
 
-from ..conftest import ROOT, VOCAB_FILE, need_shared
+from ..conftest import ROOT, VOCAB_FILE
 
 
 def fuzz(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -56,16 +56,16 @@ def test_finds_nothing_in_this_projects_parser(capsys: pytest.CaptureFixture[str
     assert "no failures in 13 quirks" in out
 
 
+@pytest.mark.parametrize(
+    ("vocab_args", "examples"), [([], "8"), (["--vocab"], "2"), (["--vocab", str(VOCAB_FILE.parent)], "2")]
+)
 def test_finds_nothing_in_this_projects_parser_on_token_ids(
-    capsys: pytest.CaptureFixture[str], vocab
+    capsys: pytest.CaptureFixture[str], vocab, vocab_args: list[str], examples: str
 ) -> None:  # type: ignore[no-untyped-def]
+    """A token-id target takes the packaged vocabulary by default (no --vocab, or --vocab without a path);
+    a model directory given with --vocab is read instead."""
     code, out, _ = fuzz(
-        capsys,
-        "tests.fuzzing.own_targets:parse_token_ids",
-        "--examples",
-        "8",
-        "--vocab",
-        str(VOCAB_FILE),
+        capsys, "tests.fuzzing.own_targets:parse_token_ids", "--examples", examples, *vocab_args
     )
     assert code == 0, out
     assert "no failures in 14 quirks" in out  # markers_in_strings included
@@ -79,7 +79,10 @@ def test_finds_nothing_in_this_projects_parser_on_token_ids(
         (["justaname"], "is not module:function"),
         (["tests.fuzzing.guide_regex:parse", "--quirks", "canonical,bogus"], "unknown quirk 'bogus'"),
         (["tests.fuzzing.guide_regex:parse", "--examples", "0"], "--examples must be at least 1"),
-        (["tests.fuzzing.own_targets:parse_token_ids"], "takes token_ids: pass --vocab"),
+        (
+            ["tests.fuzzing.guide_regex:parse", "--vocab", "/no/such/dir"],
+            "--vocab /no/such/dir: /no/such/dir does",
+        ),
         (["--url", "http://127.0.0.1:9/v1"], "--url needs --upstream-port"),
         ([], "give a TARGET"),
     ],
@@ -146,7 +149,6 @@ def test_url_with_token_ids_streams_engine_steps(
     vocab,  # type: ignore[no-untyped-def]
 ) -> None:
     url, upstream = server
-    need_shared(VOCAB_FILE)
     code, out, _ = fuzz(
         capsys,
         "--url",
@@ -159,7 +161,6 @@ def test_url_with_token_ids_streams_engine_steps(
         "--quirks",
         "canonical,markers_in_strings,end_of_turn",
         "--vocab",
-        str(VOCAB_FILE),
     )
     assert code == 0, out
 
@@ -179,7 +180,8 @@ def test_the_command_line_starts_without_hypothesis_and_fuzz_says_what_to_instal
     failing = script.replace("['parse', '--help']) == 0", "['fuzz', 'm:f']) == 2")
     done = subprocess.run([sys.executable, "-c", failing], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    want = "fuzz needs hypothesis (No module named hypothesis): pip install 'kimi_toolparse[fuzz]'"
+    want = "fuzz needs the fuzz extra (hypothesis is not installed): pip install '.[fuzz]' in your "
+    want += "kimi_toolparse clone"
     assert done.stderr == f"kimi-toolparse: {want}\n"
 
 

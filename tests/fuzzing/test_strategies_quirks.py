@@ -23,7 +23,7 @@ from kimi_toolparse.strategies import (
 from kimi_toolparse.tokens import KIND_BY_TEXT
 from testsupport.streams import assert_stream_matches
 
-from ..conftest import VECTORS, need_shared
+from ..conftest import VECTORS
 
 _SETTINGS = settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 TEXT_QUIRKS = [q for q in QUIRKS if q != "markers_in_strings"]
@@ -145,7 +145,7 @@ def _cuts_a_marker(chunks: list[str]) -> bool:
 
 
 def test_each_corpus_category_is_reachable_from_some_quirk() -> None:
-    with open(need_shared(VECTORS), encoding="utf-8") as f:
+    with open(VECTORS, encoding="utf-8") as f:
         corpus = {json.loads(line)["category"] for line in f if line.strip()}
     assert corpus == set(CATEGORIES)
     seen: set[str] = set()

@@ -1,8 +1,9 @@
-"""Live comparison with the official templates rendered through Jinja (needs ``../shared`` and jinja2).
+"""Live comparison with the official templates rendered through Jinja (needs jinja2).
 
 The oracle (``scripts/make_render_goldens.py``) renders each model's official ``chat_template.jinja`` in the
 Jinja environment transformers uses, with the kwargs the official tokenizer adds. Checked here: the oracle
-against the prompts transformers rendered (``rendered_examples.json``) and against transformers itself, then
+against the prompts transformers rendered (``rendered_examples.json``; against transformers itself in
+``tests_heavy/oracles/test_render_transformers.py``), then
 our renderer against the oracle on the K2VV requests and on Hypothesis-generated conversations.
 """
 
@@ -14,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse.rendering.prompt import render
@@ -22,20 +23,19 @@ from kimi_toolparse.rendering.templates import MODELS, resolve_model
 from testsupport import goldens as golden_script
 from testsupport.goldens import first_difference as _diff
 
-from ..conftest import REFERENCE, need_shared
+from ..conftest import REFERENCE
 
 pytest.importorskip("jinja2", reason="the Jinja oracle needs jinja2 (pip install -e '.[test]')")
 
 
 @cache
 def oracle() -> Any:
-    need_shared(REFERENCE / "templates")
     return golden_script
 
 
 @cache
 def ts_rows() -> list[dict[str, Any]]:
-    with need_shared(REFERENCE / "ts_declarations.jsonl").open(encoding="utf-8") as f:
+    with (REFERENCE / "ts_declarations.jsonl").open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
@@ -96,7 +96,7 @@ def _example_cases(script: Any) -> dict[str, tuple[list[dict[str, Any]], Any, bo
 
 def test_oracle_and_renderer_reproduce_rendered_examples() -> None:
     script = oracle()
-    with need_shared(REFERENCE / "rendered_examples.json").open(encoding="utf-8") as f:
+    with (REFERENCE / "rendered_examples.json").open(encoding="utf-8") as f:
         examples: dict[str, str] = json.load(f)
     cases = _example_cases(script)
     checked = 0
@@ -132,7 +132,7 @@ def test_oracle_and_renderer_reproduce_rendered_examples() -> None:
 
 
 def test_every_template_revision_is_supported() -> None:
-    history = sorted(need_shared(REFERENCE / "templates").glob("*/history/*.jinja"))
+    history = sorted((REFERENCE / "templates").glob("*/history/*.jinja"))
     assert len(history) >= 17
     script = oracle()
     for path in history:
@@ -145,55 +145,6 @@ def test_every_template_revision_is_supported() -> None:
             template.name in MODELS
             and (path.parent.parent / "chat_template.jinja").read_bytes() == path.read_bytes()
         )
-
-
-def _transformers_pipeline(model: str, messages: list[dict[str, Any]], tools: Any, **kwargs: Any) -> str:
-    """transformers' own rendering: its message normalization and render_jinja_template."""
-    ctu = pytest.importorskip(
-        "transformers.utils.chat_template_utils", reason="transformers is not installed"
-    )
-    render_jinja = getattr(ctu, "render_jinja_template", None)
-    normalize = getattr(ctu, "_normalize_chat_messages", None)
-    if render_jinja is None or normalize is None:
-        pytest.skip("this transformers has no render_jinja_template/_normalize_chat_messages to compare with")
-    script = oracle()
-    source = script.template_path(model).read_text(encoding="utf-8")
-    tool_kwargs = script.official_tool_kwargs(model, tools)
-    rendered, _ = render_jinja(
-        conversations=[normalize(messages)], chat_template=source, **tool_kwargs, **kwargs
-    )
-    return str(rendered[0])
-
-
-def test_oracle_equals_transformers_own_rendering() -> None:
-    script = oracle()
-    conversations = [(c["messages"], c["tools"]) for c in script.edge_cases() if c["strict"]]
-    conversations += [(c["messages"], c["tools"]) for c in script.k2vv_conversations()[:3]]
-    for model, kwargs in _combos():
-        for messages, tools in conversations:
-            for generation in (True, False):
-                try:
-                    theirs = _transformers_pipeline(
-                        model, copy.deepcopy(messages), tools, add_generation_prompt=generation, **kwargs
-                    )
-                except Exception as e:  # an old revision that fails on this input: so must the oracle
-                    with pytest.raises(type(e)):
-                        script.oracle_render(
-                            model,
-                            script.transformers_view(messages),
-                            tools,
-                            add_generation_prompt=generation,
-                            **kwargs,
-                        )
-                    continue
-                mine = script.oracle_render(
-                    model,
-                    script.transformers_view(messages),
-                    tools,
-                    add_generation_prompt=generation,
-                    **kwargs,
-                )
-                assert mine == theirs, f"{model} {kwargs}: {_diff(mine, theirs)}"
 
 
 # --- our renderer against the oracle ------------------------------------------------------------------------
@@ -406,18 +357,3 @@ def test_generated_conversations_lenient(case: tuple[str, dict[str, bool], Any, 
         **kwargs,
     )
     assert got == want, _diff(got, want)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(list(MODELS)).flatmap(_lenient_conversation))
-def test_transformers_view_is_what_transformers_does(messages: list[dict[str, Any]]) -> None:
-    """The strict mode's reading of null fields and reasoning aliases is transformers' own (>= 5)."""
-    ctu = pytest.importorskip(
-        "transformers.utils.chat_template_utils", reason="transformers is not installed"
-    )
-    normalize = getattr(ctu, "_normalize_chat_messages", None)
-    alias = getattr(ctu, "_alias_reasoning_fields", None)
-    if normalize is None or alias is None:
-        pytest.skip("this transformers does not normalize messages (it predates 5.x)")
-    assume(all(isinstance(m, dict) for m in messages))
-    assert oracle().transformers_view(messages) == alias(normalize(copy.deepcopy(messages)))

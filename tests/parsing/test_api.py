@@ -201,7 +201,7 @@ def test_malformed_tool_schema_is_a_candidate_never_a_refusal() -> None:
         (lambda: StreamParser().feed(b"bytes"), TypeError, "takes the decoded text as str"),
         (lambda: StreamParser().feed("x", ["1"]), TypeError, "must hold ints"),
         (lambda: StreamParser().feed("x", 5), TypeError, "sequence of ints"),
-        (lambda: StreamParser().feed_ids([1]), ValueError, "needs a tokenizer"),
+        (lambda: StreamParser().feed_ids([10**9]), ValueError, "outside the Kimi vocabulary"),
         (lambda: StreamParser(thinking="yes"), TypeError, "thinking must be True or False"),
         (lambda: StreamParser(tools={"name": "f"}), TypeError, "list of OpenAI tool dicts"),
         (lambda: StreamParser(tools=[{"type": "function"}]), ValueError, "no function name"),

@@ -1,5 +1,5 @@
-"""feed_ids(): token ids with no text, detokenized by the parser with the Kimi vocabulary or a
-transformers tokenizer (a real fast tokenizer converted from the same vocabulary file)."""
+"""feed_ids(): token ids with no text, detokenized by the parser with the Kimi vocabulary (a transformers
+tokenizer as the detokenizer: tests_heavy/parsing/test_detokenize_transformers.py)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,16 @@ from typing import Any
 import pytest
 
 from kimi_toolparse import StreamParser, parse
-from kimi_toolparse.parsing.detokenize import TransformersDetokenizer, VocabularyDetokenizer, detokenizer_for
-from kimi_toolparse.tokens import SPECIAL_TOKENS
+from kimi_toolparse.parsing.detokenize import VocabularyDetokenizer, detokenizer_for
 from testsupport.streams import assert_stream_matches, encode, message_dict, run_ids
 
-from ..conftest import VOCAB_FILE, need_shared
+from ..conftest import VOCAB_FILE
 
 RAW = (
     "天气不错 😀 let me check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
     '<|tool_call_argument_begin|>{"city": "北京", "note": "🌧️ <think> ok"}<|tool_call_end|>'
     "<|tool_calls_section_end|><|im_end|>"
 )
-
-
-@pytest.fixture(scope="module")
-def hf_tokenizer() -> Any:
-    pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[test]')")
-    from transformers import PreTrainedTokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
-
-    specials = [SPECIAL_TOKENS[i] for i in sorted(SPECIAL_TOKENS)]
-    converter = TikTokenConverter(
-        vocab_file=str(need_shared(VOCAB_FILE)), pattern=r"\s+", extra_special_tokens=specials
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=converter.converted())
 
 
 def test_vocabulary_detokenizer_joins_split_characters(vocab: Any) -> None:
@@ -43,26 +29,14 @@ def test_vocabulary_detokenizer_joins_split_characters(vocab: Any) -> None:
     assert d.flush() == "\ufffd"  # an incomplete character at the end is U+FFFD, not an error
 
 
-@pytest.mark.parametrize("which", ["vocabulary", "path", "transformers"])
-def test_feed_ids_one_at_a_time(which: str, vocab: Any, request: pytest.FixtureRequest) -> None:
-    tokenizer = {
-        "vocabulary": lambda: vocab,
-        "path": lambda: str(VOCAB_FILE),
-        "transformers": lambda: request.getfixturevalue("hf_tokenizer"),
-    }[which]()
+@pytest.mark.parametrize("which", ["vocabulary", "path", "packaged"])
+def test_feed_ids_one_at_a_time(which: str, vocab: Any) -> None:
+    tokenizer = {"vocabulary": vocab, "path": str(VOCAB_FILE), "packaged": None}[which]
     ids = encode(vocab, RAW)
     message, events = run_ids([[t] for t in ids], tokenizer)
     assert message_dict(message) == message_dict(parse(RAW))
     assert message.tool_calls[0].arguments == '{"city": "北京", "note": "🌧️ <think> ok"}'
     assert_stream_matches(events, message)
-
-
-def test_transformers_detokenizer_matches_the_vocabulary(vocab: Any, hf_tokenizer: Any) -> None:
-    ids = [t for t in encode(vocab, RAW) if t < 163584]
-    a, b = VocabularyDetokenizer(vocab), TransformersDetokenizer(hf_tokenizer)
-    got_a = "".join(a.decode([t]) for t in ids) + a.flush()
-    got_b = "".join(b.decode([t]) for t in ids) + b.flush()
-    assert got_a == got_b == vocab.decode(ids)
 
 
 def test_a_tokenizer_of_another_family_is_refused() -> None:
@@ -89,7 +63,7 @@ def test_special_ids_are_markers_even_unseen_in_text(vocab: Any) -> None:
 def test_a_model_directory_works_wherever_a_vocabulary_file_does(vocab: Any, tmp_path: Any) -> None:
     from kimi_toolparse import KimiVocabulary
 
-    directory = need_shared(VOCAB_FILE).parent  # the reference tokenizer is laid out as a model directory
+    directory = VOCAB_FILE.parent  # the reference tokenizer is laid out as a model directory
     ids = encode(vocab, RAW)
     from_directory = KimiVocabulary.from_file(directory)
     assert from_directory.decode(ids) == vocab.decode(ids) == RAW

@@ -88,7 +88,6 @@ def mutated(draw: st.DrawFn, value: Any) -> Any:
     return value
 
 
-@pytest.mark.skipif(not SCHEMAS, reason=f"needs {CASES_DIR} (the workplace's ../shared reference data)")
 @pytest.mark.parametrize(("name", "schema"), SCHEMAS, ids=[n for n, _ in SCHEMAS])
 def test_real_schema_agrees_with_jsonschema(name: str, schema: Any) -> None:
     compiled = CompiledSchema(schema)

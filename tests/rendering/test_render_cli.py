@@ -15,7 +15,7 @@ import pytest
 from kimi_toolparse.cli import main
 from kimi_toolparse.rendering.prompt import render
 
-from ..conftest import ROOT, VOCAB_FILE, need_shared
+from ..conftest import ROOT, VOCAB_FILE
 
 TOOLS = [
     {
@@ -149,11 +149,13 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     assert code == 0 and out == render(MESSAGES[:1], model="kimi-k2-instruct")
 
 
-def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("tiktoken", reason="--ids needs tiktoken")
-    vocab = need_shared(VOCAB_FILE)
+@pytest.mark.parametrize(
+    "vocab_args", [[], ["--vocab", str(VOCAB_FILE.parent)], ["--vocab", str(VOCAB_FILE)]]
+)
+def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str], vocab_args: list[str]) -> None:
+    """--ids encodes with the packaged vocabulary unless --vocab names a model directory or a file."""
     request = _write(tmp_path, "req.json", {"model": "moonshotai/Kimi-K2-Instruct", "messages": MESSAGES[:1]})
-    code, out, _ = _run(capsys, request, "--ids", "--vocab", str(vocab.parent))
+    code, out, _ = _run(capsys, request, "--ids", *vocab_args)
     assert code == 0
     ids = json.loads(out)
     assert ids[:3] == [163594, 14062, 163601] and ids[-1] == 163601
@@ -172,7 +174,11 @@ def test_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             r"messages\[0\]\.tool_call_id is missing",
         ),
         ('{"messages": [{"role": "user", "content": "x"}]}', ["--model", "gpt-4"], "unknown model 'gpt-4'"),
-        ('{"messages": [{"role": "user", "content": "x"}]}', ["--ids"], "--ids needs --vocab"),
+        (
+            '{"model": "kimi-k2.5", "messages": [{"role": "user", "content": "x"}]}',
+            ["--ids", "--vocab", "/no/such/dir"],
+            "/no/such/dir does not exist: pass the Kimi model directory",
+        ),
         ('{"messages": [{"role": "user", "content": "x"}]}', ["--tools", "MISSING"], "cannot read MISSING"),
     ],
 )

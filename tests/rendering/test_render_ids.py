@@ -16,7 +16,7 @@ from kimi_toolparse.rendering.templates import MODELS
 from kimi_toolparse.tokens import SPECIAL_IDS
 from testsupport.goldens import load_committed as goldens
 
-from ..conftest import REFERENCE, VOCAB_FILE, need_shared
+from ..conftest import REFERENCE, VOCAB_FILE
 
 tiktoken = pytest.importorskip("tiktoken", reason="token-id tests need tiktoken (pip install -e '.[test]')")
 
@@ -24,12 +24,12 @@ tiktoken = pytest.importorskip("tiktoken", reason="token-id tests need tiktoken 
 @cache
 def official_encoding() -> Any:
     """tiktoken built from the reference files alone: the vocabulary, and the pattern the README gives."""
-    readme = need_shared(REFERENCE / "README.md").read_text(encoding="utf-8")
+    readme = (REFERENCE / "README.md").read_text(encoding="utf-8")
     block = re.search(r"pre-tokenization pattern.*?```\n(.*?)```", readme, re.S)
     assert block, "the reference README lost its pattern block"
     pattern = "|".join(line for line in block.group(1).splitlines() if line)
     ranks = {}
-    for line in need_shared(VOCAB_FILE).read_bytes().splitlines():
+    for line in VOCAB_FILE.read_bytes().splitlines():
         if line.strip():
             token, rank = line.split()
             ranks[base64.b64decode(token)] = int(rank)
@@ -87,7 +87,7 @@ def test_render_ids_for_every_model_and_k2vv_conversation(vocab: Any) -> None:
 
 
 def test_tokenizer_as_a_path(tmp_path: Path) -> None:
-    vocab_file = need_shared(VOCAB_FILE)
+    vocab_file = VOCAB_FILE
     messages = [{"role": "user", "content": "Hello!"}]
     want = _official_ids(render(messages, model="kimi-k2-instruct"))
     assert render_ids(messages, model="kimi-k2-instruct", tokenizer=vocab_file) == want
@@ -131,7 +131,7 @@ def test_tokenizer_as_transformers_tokenizer() -> None:
 
 
 def test_bad_tokenizer() -> None:
-    with pytest.raises(TypeError, match="tokenizer must be a KimiVocabulary"):
+    with pytest.raises(TypeError, match=r"must be None \(the packaged vocabulary\), a KimiVocabulary"):
         render_ids([{"role": "user", "content": "x"}], model="kimi-k2-instruct", tokenizer=42)
     with pytest.raises(TypeError, match="as str"):
         encode_prompt(b"bytes", official_encoding())  # type: ignore[arg-type]

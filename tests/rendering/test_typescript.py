@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from kimi_toolparse.rendering.prompt import render
 from kimi_toolparse.rendering.typescript import ToolDeclarationError, deep_sort, render_tools_typescript
 
-from ..conftest import REFERENCE, need_shared
+from ..conftest import REFERENCE
 
 TS_ROWS = REFERENCE / "ts_declarations.jsonl"
 
 
 def _rows() -> list[dict[str, Any]]:
-    with need_shared(TS_ROWS).open(encoding="utf-8") as f:
+    with TS_ROWS.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 

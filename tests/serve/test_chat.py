@@ -210,36 +210,6 @@ def test_sse_decoder_rejects_non_json_and_ignores_comments() -> None:
     assert half.pending and not half.done
 
 
-def test_a_grammar_replaces_the_prefill_and_enforces_tool_choice() -> None:
-    """--grammar: the engine gets the request's grammar, the prompt is render()'s alone, and the grammar
-    takes exactly the calls tool_choice allows (checked with xgrammar's own matcher)."""
-    pytest.importorskip("xgrammar", reason="the constrain extra (xgrammar) builds the grammar")
-    from tests.constrain.xgr_helpers import accepts_text
-
-    req = parse_request({"model": "kimi-k2.5", "messages": USER, "tools": TOOLS, "tool_choice": "required"})
-    p = plan_request(req, "kimi-k2.5", dict(ENGINES["vllm"]), grammar=("ebnf", "vllm"))
-    assert p.prefill == "" and p.upstream["prompt"] == ktp.render(USER, TOOLS, model="kimi-k2.5")
-    grammar = p.upstream["structured_outputs"]["grammar"]
-
-    def accepts(output: str) -> bool:
-        return accepts_text("ebnf", grammar, output)
-
-    assert p.thinking  # K2.5 thinks by default: reasoning comes first, then the call the grammar forces
-    call = (
-        "Let me list it.</think>"
-        "<|tool_calls_section_begin|><|tool_call_begin|>functions.bash:0<|tool_call_argument_begin|>"
-        '{"command": "ls"}<|tool_call_end|><|tool_calls_section_end|>'
-    )
-    assert accepts(call)
-    assert not accepts("Let me list it.</think>Just text, no call.")  # required: a call must come
-    assert not accepts(call.replace("functions.bash", "functions.rm"))  # an undeclared tool
-    # no grammar without tools; sglang takes the structural tag as response_format
-    plain = parse_request({"model": "kimi-k2.5", "messages": USER})
-    assert "structured_outputs" not in plan_request(plain, "kimi-k2.5", {}, grammar=("ebnf", "vllm")).upstream
-    sg = plan_request(req, "kimi-k2.5", dict(ENGINES["sglang"]), grammar=("structural-tag", "sglang"))
-    assert sg.upstream["response_format"]["type"] == "structural_tag" and sg.prefill == ""
-
-
 def test_grammar_format_must_suit_the_engine() -> None:
     from kimi_toolparse.serve.config import ServeConfig
 

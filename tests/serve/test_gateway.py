@@ -17,7 +17,7 @@ import httpx  # noqa: E402
 import kimi_toolparse as ktp  # noqa: E402
 from kimi_toolparse.serve.standin import Piece, StandIn  # noqa: E402
 
-from ..conftest import FIXTURES, VOCAB_FILE, need_shared  # noqa: E402
+from ..conftest import FIXTURES, VOCAB_FILE  # noqa: E402
 from .conftest import gateway  # noqa: E402
 
 WEATHER = (FIXTURES / "outputs" / "weather.txt").read_text()
@@ -313,7 +313,7 @@ def test_stripped_markers_get_a_diagnostic_naming_the_cause() -> None:
 
 def test_token_id_mode_keeps_marker_text_inside_arguments_as_data() -> None:
     pytest.importorskip("tiktoken")
-    vocab = ktp.KimiVocabulary.from_file(need_shared(VOCAB_FILE))
+    vocab = ktp.KimiVocabulary.from_file(VOCAB_FILE)
     data = '{"command": "echo <|tool_call_end|>"}'
     pieces = [
         "<|tool_calls_section_begin|>",
@@ -518,34 +518,3 @@ def test_log_content_adds_the_prompt_and_outputs(caplog: pytest.LogCaptureFixtur
         line["outputs"][0]["tool_calls"][0]["function"]["arguments"]
         == '{"city": "Beijing", "unit": "celsius"}'
     )
-
-
-def test_grammar_option_sends_the_requests_grammar_instead_of_a_prefill() -> None:
-    """--grammar structural-tag: a named tool_choice reaches vLLM as the request's structural tag, the prompt
-    is render()'s with nothing prefilled, and the call the engine writes comes back."""
-    pytest.importorskip("xgrammar", reason="the constrain extra (xgrammar) builds the grammar")
-    call = (
-        "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
-        '{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|><|im_end|>'
-    )
-    messages = [{"role": "user", "content": "Weather in Paris?"}]
-    with (
-        StandIn(lambda r: call) as up,
-        gateway(up.base_url, models=("kimi-k2-instruct",), grammar="structural-tag") as base,
-    ):
-        r = client(base).chat.completions.create(
-            model="kimi-k2-instruct",
-            messages=messages,
-            tools=TOOLS,
-            tool_choice={"type": "function", "function": {"name": "get_weather"}},
-        )
-        sent = up.requests[-1].body
-        assert sent["prompt"] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
-        tag = json.loads(sent["structured_outputs"]["structural_tag"])
-        assert "functions.get_weather:0" in json.dumps(tag) and "functions.bash" not in json.dumps(tag)
-        [tc] = r.choices[0].message.tool_calls
-        assert (tc.id, tc.function.name, tc.function.arguments) == (
-            "functions.get_weather:0",
-            "get_weather",
-            '{"city": "Paris"}',
-        )

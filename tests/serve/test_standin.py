@@ -13,8 +13,9 @@ httpx = pytest.importorskip("httpx", reason="the serve tests need the serve extr
 pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 
 from kimi_toolparse.serve.standin import Piece, Reply, StandIn, split_tokens  # noqa: E402
+from kimi_toolparse.vocab import load_vocabulary  # noqa: E402
 
-from ..conftest import FIXTURES, VOCAB_FILE, need_shared  # noqa: E402
+from ..conftest import FIXTURES, VOCAB_FILE  # noqa: E402
 
 WEATHER = (FIXTURES / "outputs" / "weather.txt").read_text()
 KEEP = {"skip_special_tokens": False, "spaces_between_special_tokens": False}
@@ -108,7 +109,7 @@ def test_token_ids_like_vllm_with_a_vocabulary() -> None:
     pytest.importorskip("tiktoken")
     from kimi_toolparse import KimiVocabulary
 
-    vocab = KimiVocabulary.from_file(need_shared(VOCAB_FILE))
+    vocab = KimiVocabulary.from_file(VOCAB_FILE)
     raw = "Hi é漢<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{}"
     with StandIn(lambda r: raw, vocabulary=vocab) as s, httpx.Client() as c:
         body = {"prompt": "P", "return_token_ids": True, **KEEP}
@@ -119,7 +120,9 @@ def test_token_ids_like_vllm_with_a_vocabulary() -> None:
         assert "".join(ch["choices"][0]["text"] for ch in chunks) == raw
 
 
-def test_module_command_serves_a_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("vocab_args", [[], ["--vocab"]])
+def test_module_command_serves_a_file(tmp_path: Path, vocab_args: list[str]) -> None:
+    """Word-sized pieces without --vocab; real token ids with --vocab alone (the packaged vocabulary)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -127,6 +130,7 @@ def test_module_command_serves_a_file(tmp_path: Path) -> None:
             "kimi_toolparse.serve.standin",
             "--output",
             str(FIXTURES / "outputs" / "weather.txt"),
+            *vocab_args,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -135,8 +139,13 @@ def test_module_command_serves_a_file(tmp_path: Path) -> None:
         assert proc.stdout is not None
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")
-        r = httpx.post(f"{base}/completions", json={"prompt": "P", **KEEP})
-        assert r.json()["choices"][0]["text"] == WEATHER.removesuffix("<|im_end|>")
+        r = httpx.post(f"{base}/completions", json={"prompt": "P", "return_token_ids": True, **KEEP})
+        choice = r.json()["choices"][0]
+        assert choice["text"] == WEATHER.removesuffix("<|im_end|>")
+        if vocab_args:
+            assert choice["token_ids"] == load_vocabulary().encode(WEATHER)[:-1]  # <|im_end|> ends it
+        else:
+            assert not choice.get("token_ids")
     finally:
         proc.terminate()
         proc.wait(10)

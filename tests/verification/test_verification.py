@@ -17,7 +17,7 @@ from kimi_toolparse.cli import main
 from kimi_toolparse.verification.verify import error_kind
 from testsupport.gateway import free_port, gateway
 
-from ..conftest import REFERENCE, ROOT, need_shared
+from ..conftest import REFERENCE, ROOT
 
 jsonschema = pytest.importorskip("jsonschema", reason="the independent count needs jsonschema (test extra)")
 
@@ -59,7 +59,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def load_rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in need_shared(RESULTS).read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines()]
 
 
 def test_check_k2vv_results_matches_an_independent_count(capsys: pytest.CaptureFixture[str]) -> None:
@@ -552,7 +552,7 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
 
     term, pipe = Terminal(), io.StringIO()
     path = tmp_path / "r.jsonl"
-    path.write_text(need_shared(RESULTS).read_text(encoding="utf-8"), encoding="utf-8")
+    path.write_text(RESULTS.read_text(encoding="utf-8"), encoding="utf-8")
     check_file(str(path), progress_to=term)
     check_file(str(path), progress_to=pipe)
     assert "check: [" in term.getvalue() and "100.0%" in term.getvalue()
@@ -561,7 +561,7 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
 
 def test_check_counts_a_line_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.jsonl"
-    path.write_bytes(need_shared(RESULTS).read_bytes() + b'{"request": "\xff\xfe"}\n')
+    path.write_bytes(RESULTS.read_bytes() + b'{"request": "\xff\xfe"}\n')
     code, out, _ = run_cli(["check", str(path), "--json"], capsys)
     got = json.loads(out)
     assert code == 0 and [m["line"] for m in got["malformed_lines"]] == [100]
