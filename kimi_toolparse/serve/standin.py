@@ -12,7 +12,9 @@ dying mid-stream.
         ...                             # send requests
         upstream.prompts                # every prompt it got, in order
 
-or from a shell: ``python -m kimi_toolparse.serve.standin --output fixtures/outputs/weather.txt``.
+or from a shell: ``python -m kimi_toolparse.serve.standin --output fixtures/outputs/weather.txt``, which
+answers a prompt that ends with tool results with a final answer quoting them
+(:func:`answering_tool_results`), so a client's tool-call loop ends.
 
 Like vLLM it treats ``<|im_end|>`` as the end-of-sequence token (generation ends there and the token is
 not in the text), strips special tokens from the text unless the request sends
@@ -40,7 +42,17 @@ from typing import Any
 
 from ..tokens import IM_END, SPECIAL_IDS
 
-__all__ = ["Piece", "RecordedRequest", "Reply", "Responder", "StandIn", "main", "split_tokens"]
+__all__ = [
+    "Piece",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "StandIn",
+    "answering_tool_results",
+    "main",
+    "split_tokens",
+    "tool_results",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +64,10 @@ _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIAL_IDS, key=
 # Roughly BPE-sized pieces when no vocabulary is given: a word with its leading space, a run of
 # punctuation, a run of digits (up to 3), or whitespace.
 _WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\w\s]+|\s+(?!\S)|\s+|_+")
+# A rendered prompt's turns (role name, text), and the opening of the assistant's turn that ends it.
+_TURN_RE = re.compile(r"<\|im_(?:system|user|assistant)\|>([^<]*)<\|im_middle\|>(.*?)<\|im_end\|>", re.S)
+_GENERATION_PROMPT_RE = re.compile(r"<\|im_assistant\|>assistant<\|im_middle\|>(<think>)?\Z")
+_RESULT_HEAD_RE = re.compile(r"## Return of [^\n]*\n")
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,39 @@ def split_tokens(text: str) -> list[str]:
     if pos < len(text):
         out.extend(_WORD_RE.findall(text, pos))
     return out
+
+
+def tool_results(prompt: str) -> list[str] | None:
+    """The results of the tool turns that end a rendered prompt, just before the opening of the assistant's
+    turn; None when the prompt's last turn is not a tool result (or it ends otherwise)."""
+    end = _GENERATION_PROMPT_RE.search(prompt)
+    if end is None:
+        return None
+    turns = _TURN_RE.findall(prompt, 0, end.start())
+    results: list[str] = []
+    for role, text in reversed(turns):
+        if role != "tool":
+            break
+        results.append(_RESULT_HEAD_RE.sub("", text, count=1))
+    return results[::-1] or None
+
+
+def answering_tool_results(responder: Responder) -> Responder:
+    """``responder``, except that a prompt ending with tool results gets a final answer quoting them.
+
+    The answer closes the reasoning first when the prompt opened it (``<think>``: K2.5 and later), so a
+    client sees it as content. Prompts given as token ids go to ``responder``."""
+
+    def respond(request: dict[str, Any]) -> str | Sequence[str | Piece] | Reply:
+        prompt = request.get("prompt")
+        results = tool_results(prompt) if isinstance(prompt, str) else None
+        if results is None:
+            return responder(request)
+        answer = "The tools returned: " + "; ".join(r.strip() for r in results)
+        thinking = prompt.endswith("<think>") if isinstance(prompt, str) else False
+        return ("The tool results are in.</think>" if thinking else "") + answer + IM_END
+
+    return respond
 
 
 @dataclass
@@ -590,6 +639,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--output", metavar="FILE", help="answer every request with this raw output")
     src.add_argument("--responder", metavar="MODULE:FUNCTION", help="a Python callable: request -> output")
+    ap.add_argument(
+        "--no-final-answer",
+        dest="final_answer",
+        action="store_false",
+        help="answer prompts that end with tool results like any other (by default they get a final answer "
+        "quoting the results, so a tool-call loop ends)",
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
     ap.add_argument("--model", default="kimi-k2-standin")
@@ -608,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             responder: Responder = lambda request: text  # noqa: E731
         else:
             responder = _load_responder(args.responder)
+        if args.final_answer:
+            responder = answering_tool_results(responder)
         vocabulary = None
         if args.vocab:
             from kimi_toolparse import KimiVocabulary
