@@ -64,8 +64,9 @@ _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIAL_IDS, key=
 # Roughly BPE-sized pieces when no vocabulary is given: a word with its leading space, a run of
 # punctuation, a run of digits (up to 3), or whitespace.
 _WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\w\s]+|\s+(?!\S)|\s+|_+")
-# A rendered prompt's turns (role name, text), and the opening of the assistant's turn that ends it.
-_TURN_RE = re.compile(r"<\|im_(?:system|user|assistant)\|>([^<]*)<\|im_middle\|>(.*?)<\|im_end\|>", re.S)
+# A rendered prompt's turns (kind, text), and the opening of the assistant's turn that ends it. A tool
+# result is a system turn (named "tool", or after the tool) whose text starts with "## Return of ID".
+_TURN_RE = re.compile(r"<\|im_(system|user|assistant)\|>[^<]*<\|im_middle\|>(.*?)<\|im_end\|>", re.S)
 _GENERATION_PROMPT_RE = re.compile(r"<\|im_assistant\|>assistant<\|im_middle\|>(<think>)?\Z")
 _RESULT_HEAD_RE = re.compile(r"## Return of [^\n]*\n")
 
@@ -136,10 +137,11 @@ def tool_results(prompt: str) -> list[str] | None:
         return None
     turns = _TURN_RE.findall(prompt, 0, end.start())
     results: list[str] = []
-    for role, text in reversed(turns):
-        if role != "tool":
+    for kind, text in reversed(turns):
+        head = _RESULT_HEAD_RE.match(text)
+        if kind != "system" or head is None:
             break
-        results.append(_RESULT_HEAD_RE.sub("", text, count=1))
+        results.append(text[head.end() :])
     return results[::-1] or None
 
 

@@ -155,7 +155,7 @@ def test_module_command_serves_a_file(tmp_path: Path) -> None:
         proc.wait(10)
 
 
-def _after_tools(results: list[str]) -> list[dict]:  # type: ignore[type-arg]
+def _after_tools(results: list[str], name: bool = False) -> list[dict]:  # type: ignore[type-arg]
     calls = [
         {"id": f"functions.f:{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
         for i in range(len(results))
@@ -173,6 +173,8 @@ def _after_tools(results: list[str]) -> list[dict]:  # type: ignore[type-arg]
 @pytest.mark.parametrize("model", ["kimi-k2-instruct", "kimi-k2-thinking", "kimi-k2.5", "kimi-k2.6"])
 def test_tool_results_reads_the_results_that_end_a_prompt(model: str) -> None:
     assert tool_results(ktp.render(_after_tools(['{"t": 1}', "rain"]), model=model)) == ['{"t": 1}', "rain"]
+    # a tool message with a name (as OpenAI's examples send it): the turn is named after the tool
+    assert tool_results(ktp.render(_after_tools(["a\nb"], name=True), model=model)) == ["a\nb"]
     # a user turn last, a prompt without the assistant's opening, or tool results followed by a user turn
     assert tool_results(ktp.render([{"role": "user", "content": "hi"}], model=model)) is None
     assert tool_results(ktp.render(_after_tools(["x"]), model=model, add_generation_prompt=False)) is None
