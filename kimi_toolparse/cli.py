@@ -267,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="-", metavar="FILE", help="raw output; - or nothing for stdin")
     p.add_argument("--thinking", action="store_true", help="the prompt ended with <think>")
     p.add_argument("--stream", action="store_true", help="print the stream's chunks, one per line")
-    p.add_argument("--chunk-size", type=int, default=4, metavar="N", help="characters per fed chunk (4)")
+    p.add_argument(
+        "--chunk-size", type=int, default=4, metavar="N", help="characters per fed chunk, with --stream"
+    )
     p.add_argument("--tools", metavar="TOOLS.json", help="the request's tools (a list, or a request file)")
     p.add_argument(
         "--stop-reason",

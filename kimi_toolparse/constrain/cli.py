@@ -41,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
         help="the prompt ends with <think>: the output starts inside reasoning",
     )
     thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="it does not")
-    p.add_argument("--max-calls", type=int, default=8, metavar="N", help="most calls in one section (8)")
+    p.add_argument("--max-calls", type=int, default=8, metavar="N", help="most calls in one section")
     p.set_defaults(handler=run)
 
 

@@ -45,8 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--upstream-port", type=int, metavar="P", help="with --url: the port of the stand-in upstream"
     )
     p.add_argument("--model", default="kimi-k2", metavar="NAME", help="with --url: the model name to request")
-    p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk (100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (0)")
+    p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed")
     p.add_argument("--quirks", metavar="A,B", help=f"only these quirks (of {', '.join(QUIRKS)})")
     p.add_argument(
         "--stream",

@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cli_support import HelpFormatter
 from ..tokens import IM_END, SPECIAL_IDS
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Responder",
     "StandIn",
     "answering_tool_results",
+    "build_parser",
     "main",
     "split_tokens",
     "tool_results",
@@ -632,10 +634,11 @@ def _load_responder(spec: str) -> Responder:
     return fn
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kimi_toolparse.serve.standin``: serve one raw output (or a responder) until stopped."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m kimi_toolparse.serve.standin``."""
     ap = argparse.ArgumentParser(
         prog="python -m kimi_toolparse.serve.standin",
+        formatter_class=HelpFormatter,
         description="A stand-in /v1/completions engine answering with raw Kimi K2 outputs.",
     )
     src = ap.add_mutually_exclusive_group(required=True)
@@ -648,17 +651,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="answer prompts that end with tool results like any other (by default they get a final answer "
         "quoting the results, so a tool-call loop ends)",
     )
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
-    ap.add_argument("--model", default="kimi-k2-standin")
+    ap.add_argument("--model", default="kimi-k2-standin", help="the model name it serves")
     ap.add_argument("--vocab", metavar="TIKTOKEN_MODEL", help="a Kimi tiktoken.model: real tokens and ids")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before each token")
     ap.add_argument("--first-delay", type=float, default=0.0, help="seconds before answering")
     ap.add_argument("--error-status", type=int, help="answer every completion with this status")
     ap.add_argument("--die-after", type=int, help="drop each response after this many tokens")
     ap.add_argument("--api-key", help="require this bearer token")
-    ap.add_argument("--log-level", default="warning")
-    args = ap.parse_args(argv)
+    ap.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kimi_toolparse.serve.standin``: serve one raw output (or a responder) until stopped."""
+    args = build_parser().parse_args(argv)
     try:
         if args.output:
             with open(args.output, encoding="utf-8") as f:
