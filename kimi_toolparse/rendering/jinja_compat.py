@@ -55,7 +55,18 @@ def show(value: Any) -> str:
 
 
 class BadConversation(ValueError):
-    """A conversation the template cannot render (or, in strict mode, would render oddly)."""
+    """A conversation the template cannot render (or, in strict mode, would render oddly).
+
+    ``problem`` is what is wrong, in the conversation's terms; ``option`` the render() keyword and value
+    that gets past it, if one does, and ``effect`` what that option then does. The message joins them;
+    a command line or a server words the option its own way (or leaves it out) from the parts."""
+
+    def __init__(self, problem: str, *, option: tuple[str, object] | None = None, effect: str = "") -> None:
+        self.problem = problem
+        self.option = option
+        self.effect = effect
+        hint = "" if option is None else f" ({option[0]}={option[1]!r} {effect})"
+        super().__init__(problem + hint)
 
 
 def is_image(part: Any, template: ChatTemplate) -> bool:
