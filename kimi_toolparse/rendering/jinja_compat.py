@@ -8,7 +8,7 @@ does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from .templates import ChatTemplate
@@ -17,6 +17,7 @@ __all__ = [
     "MISSING",
     "BadConversation",
     "Missing",
+    "UnknownTemplateKwargs",
     "each_call",
     "is_image",
     "item",
@@ -67,6 +68,19 @@ class BadConversation(ValueError):
         self.effect = effect
         hint = "" if option is None else f" ({option[0]}={option[1]!r} {effect})"
         super().__init__(problem + hint)
+
+
+class UnknownTemplateKwargs(TypeError):
+    """render() got template kwargs no Kimi template reads: ``unknown`` names them, ``known`` lists the
+    ones the templates read (a server or a command line words the refusal in its own terms from them)."""
+
+    def __init__(self, unknown: Sequence[str], known: Sequence[str]) -> None:
+        self.unknown = tuple(unknown)
+        self.known = tuple(known)
+        super().__init__(
+            f"render() got unknown template kwargs {', '.join(map(repr, self.unknown))}: "
+            f"the Kimi templates read {', '.join(self.known)}"
+        )
 
 
 def is_image(part: Any, template: ChatTemplate) -> bool:

@@ -36,7 +36,16 @@ from ..tokens import (
     SECTION_END,
 )
 from ..tool_shape import tool_functions
-from .jinja_compat import MISSING, BadConversation, each_call, is_image, item, render_content, show
+from .jinja_compat import (
+    MISSING,
+    BadConversation,
+    UnknownTemplateKwargs,
+    each_call,
+    is_image,
+    item,
+    render_content,
+    show,
+)
 from .legacy import render_legacy
 from .templates import MODELS, ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
@@ -426,10 +435,7 @@ def render(
     template = _template(model, "render")
     unknown = [k for k in template_kwargs if k not in _TEMPLATE_KWARGS]
     if unknown:
-        raise TypeError(
-            f"render() got unknown template kwargs {', '.join(map(repr, unknown))}: "
-            f"the Kimi templates read {', '.join(_TEMPLATE_KWARGS)}"
-        )
+        raise UnknownTemplateKwargs(unknown, _TEMPLATE_KWARGS)
     thinking = template_kwargs.get("thinking")
     preserve_thinking = template_kwargs.get("preserve_thinking")
     for key, value in (

@@ -174,7 +174,7 @@ class _Record:
     def line(self) -> str:
         now = time.perf_counter()
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "ts": _timestamp(),
             "request_id": self.request_id,
             "path": self.path,
             "status": self.status,
@@ -199,6 +199,28 @@ class _Record:
         return json.dumps(out, ensure_ascii=False)
 
 
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _start_line(config: ServeConfig) -> str:
+    """The log's first line: where the gateway listens, in front of what, for which models."""
+    url = f"http://{config.host}:{config.port}/v1"
+    return json.dumps(
+        {
+            "ts": _timestamp(),
+            "event": "start",
+            "message": f"serving {url} ({', '.join(config.models)}) in front of {config.upstream}",
+            "url": url,
+            "upstream": config.upstream,
+            "models": list(config.models),
+            "engine": config.engine,
+            "workers": config.workers,
+            "pid": os.getpid(),
+        }
+    )
+
+
 _Handler = Callable[[Request, _Gateway, _Record], Awaitable[Response]]
 
 
@@ -221,6 +243,7 @@ def create_app(config: ServeConfig) -> Starlette:
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
             state["gw"] = _Gateway(config, Upstream(config, client))
+            _log.info(_start_line(config))
             yield
         state.clear()
 
@@ -310,18 +333,34 @@ def create_app(config: ServeConfig) -> Starlette:
     async def metrics(request: Request, gw: _Gateway, rec: _Record) -> Response:
         return Response(prom.generate_latest(gw.metrics.registry), media_type=prom.CONTENT_TYPE_LATEST)
 
+    routes = [
+        Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    served = ", ".join(f"{'/'.join(sorted(r.methods or ()))} {r.path}" for r in routes)
+
     async def not_found(request: Request, exc: Exception) -> Response:
+        """An unknown route or a wrong method: answered, logged and counted like any request."""
         status = getattr(exc, "status_code", 404)
-        message = "method not allowed" if status == 405 else f"no route {request.url.path}"
-        return JSONResponse(chat.error_body(message, "invalid_request_error", None, None), status_code=status)
+        path = request.url.path
+        rec = _Record(_request_id(request), path, status=status)
+        if status == 405:
+            allowed = getattr(exc, "headers", None) or {}
+            rec.error = "method_not_allowed"
+            message = f"{request.method} {path} is not served: use {allowed.get('Allow', 'another method')}"
+        else:
+            rec.error = "not_found"
+            message = f"no route {path}: the gateway serves {served}"
+        gw = state.get("gw")
+        if gw is not None:
+            gw.metrics.requests.labels("none", str(status)).inc()
+        _log.info(rec.line())
+        return _json(status, chat.error_body(message, "invalid_request_error", None, None), rec.request_id)
 
     return Starlette(
-        routes=[
-            Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
+        routes=routes,
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )

@@ -118,9 +118,17 @@ def render_prompt(req: Request, template: str) -> str:
     try:
         return render(req.messages, tools, model=template, **kwargs)
     except TypeError as e:
-        raise ApiError(400, str(e), param=req.template_kwargs_param) from None
-    except ValueError as e:
+        # render()'s refusal carries its parts; the client hears it in the request's terms
+        unknown, known = getattr(e, "unknown", None), getattr(e, "known", None)
         msg = str(e)
+        if unknown and known:
+            msg = (
+                f"{req.template_kwargs_param} has {', '.join(map(repr, unknown))}, which no Kimi template "
+                f"reads (they read {', '.join(known)})"
+            )
+        raise ApiError(400, msg, param=req.template_kwargs_param) from None
+    except ValueError as e:
+        msg = getattr(e, "problem", None) or str(e)  # without render()'s keyword hints (strict=False, ...)
         param = "tools" if msg.startswith("tools") else "messages"
         raise ApiError(400, msg, param=param) from None
 

@@ -403,7 +403,7 @@ def test_request_log_is_one_json_line_without_content(caplog: pytest.LogCaptureF
             model="kimi-k2-instruct", messages=[{"role": "user", "content": "secret words"}], tools=TOOLS
         )
     lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "kimi_toolparse.serve"]
-    (line,) = [ln for ln in lines if ln["path"] == "/v1/chat/completions"]
+    (line,) = [ln for ln in lines if ln.get("path") == "/v1/chat/completions"]
     assert line["status"] == 200 and line["request_id"] and line["duration_ms"] > 0
     assert line["completion_tokens"] > 0 and line["finish_reasons"] == ["tool_calls"]
     assert "upstream_first_token_ms" in line
@@ -549,3 +549,27 @@ def test_grammar_option_sends_the_requests_grammar_instead_of_a_prefill() -> Non
             "get_weather",
             '{"city": "Paris"}',
         )
+
+
+def test_start_line_and_every_request_logged_and_counted_404_and_405_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="kimi_toolparse.serve")
+    with StandIn(lambda r: WEATHER) as up, gateway(up.base_url, models=("kimi-k2-instruct",)) as base:
+        upstream, root = up.base_url, base.removesuffix("/v1")
+        missing = httpx.get(f"{root}/v1/completions", headers={"x-request-id": "r-404"})
+        wrong = httpx.get(f"{base}/chat/completions", headers={"x-request-id": "r-405"})
+        metrics = httpx.get(f"{root}/metrics").text
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "kimi_toolparse.serve"]
+    start = lines[0]
+    assert start["event"] == "start" and start["upstream"] == upstream
+    assert start["models"] == ["kimi-k2-instruct"] and "kimi-k2-instruct" in start["message"]
+    # the answers say what the gateway serves, in OpenAI's error shape, with the request id
+    assert missing.status_code == 404 and missing.headers["x-request-id"] == "r-404"
+    assert "POST /v1/chat/completions" in missing.json()["error"]["message"]
+    assert wrong.status_code == 405 and "use POST" in wrong.json()["error"]["message"]
+    logged = {ln.get("request_id"): ln for ln in lines}
+    assert logged["r-404"]["status"] == 404 and logged["r-404"]["error"] == "not_found"
+    assert logged["r-405"]["status"] == 405 and logged["r-405"]["path"] == "/v1/chat/completions"
+    assert 'kimi_gateway_requests_total{endpoint="none",status="404"} 1.0' in metrics
+    assert 'kimi_gateway_requests_total{endpoint="none",status="405"} 1.0' in metrics
