@@ -295,11 +295,7 @@ def served() -> Iterator[dict[str, str]]:
     procs = []
     try:
         for line in block.code.strip().splitlines():
-            argv = shlex.split(
-                re.sub(
-                    r":?\b(8000|9000)\b", lambda m: m.group(0).replace(m.group(1), ports[m.group(1)]), line
-                )
-            )
+            argv = shlex.split(re.sub(r"\b(8000|9000)\b", lambda m: ports[m.group(1)], line))
             if argv[0] == "kimi-toolparse":
                 argv = [sys.executable, "-m", "kimi_toolparse", *argv[1:]]
             else:
@@ -332,9 +328,7 @@ def test_the_serving_pages_start_the_same_processes() -> None:
 
 
 def _with_ports(code: str, ports: dict[str, str]) -> str:
-    return code.replace("127.0.0.1:8000", f"127.0.0.1:{ports['8000']}").replace(
-        "127.0.0.1:9000", f"127.0.0.1:{ports['9000']}"
-    )
+    return re.sub(r"(?<=127\.0\.0\.1:)(8000|9000)\b", lambda m: ports[m.group(1)], code)
 
 
 def test_the_readme_client_gets_the_calls(served: dict[str, str]) -> None:
