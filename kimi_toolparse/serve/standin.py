@@ -66,10 +66,10 @@ _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIAL_IDS, key=
 # Roughly BPE-sized pieces when no vocabulary is given: a word with its leading space, a run of
 # punctuation, a run of digits (up to 3), or whitespace.
 _WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\w\s]+|\s+(?!\S)|\s+|_+")
-# A rendered prompt's turns (kind, text), and the opening of the assistant's turn that ends it. A tool
-# result is a system turn (named "tool", or after the tool) whose text starts with "## Return of ID".
-_TURN_RE = re.compile(r"<\|im_(system|user|assistant)\|>[^<]*<\|im_middle\|>(.*?)<\|im_end\|>", re.S)
-_GENERATION_PROMPT_RE = re.compile(r"<\|im_assistant\|>assistant<\|im_middle\|>(<think>)?\Z")
+# The opening of the assistant's turn that ends a rendered prompt (then "<think>" on K2.5 and later), and a
+# tool result: a system turn (named "tool", or after the tool) whose text starts with "## Return of ID".
+_OPENING = "<|im_assistant|>assistant<|im_middle|>"
+_SYSTEM, _MIDDLE, _THINK = "<|im_system|>", "<|im_middle|>", "<think>"
 _RESULT_HEAD_RE = re.compile(r"## Return of [^\n]*\n")
 
 
@@ -133,17 +133,25 @@ def split_tokens(text: str) -> list[str]:
 
 def tool_results(prompt: str) -> list[str] | None:
     """The results of the tool turns that end a rendered prompt, just before the opening of the assistant's
-    turn; None when the prompt's last turn is not a tool result (or it ends otherwise)."""
-    end = _GENERATION_PROMPT_RE.search(prompt)
-    if end is None:
+    turn; None when the prompt's last turn is not a tool result (or it ends otherwise).
+
+    Read backwards from the end, turn by turn, so a long conversation costs only its last turns."""
+    end = len(prompt) - (len(_THINK) if prompt.endswith(_THINK) else 0)
+    if not prompt.endswith(_OPENING, 0, end):
         return None
-    turns = _TURN_RE.findall(prompt, 0, end.start())
+    pos = end - len(_OPENING)  # the end of the turn before the opening
     results: list[str] = []
-    for kind, text in reversed(turns):
-        head = _RESULT_HEAD_RE.match(text)
-        if kind != "system" or head is None:
+    while prompt.endswith(IM_END, 0, pos):
+        start = prompt.rfind(_SYSTEM, 0, pos)
+        middle = prompt.find(_MIDDLE, start, pos) if start >= 0 else -1
+        text_end = pos - len(IM_END)
+        if middle < 0 or prompt.find(IM_END, start, text_end) >= 0:  # the last turn is not a system turn
             break
-        results.append(text[head.end() :])
+        head = _RESULT_HEAD_RE.match(prompt, middle + len(_MIDDLE), text_end)
+        if head is None:
+            break
+        results.append(prompt[head.end() : text_end])
+        pos = start
     return results[::-1] or None
 
 

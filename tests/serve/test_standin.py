@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 httpx = pytest.importorskip("httpx", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip install -e '.[test]')")
@@ -194,3 +196,20 @@ def test_answering_tool_results_ends_the_loop_as_content(model: str) -> None:
     # anything else goes to the responder
     assert respond({"prompt": ktp.render([{"role": "user", "content": "hi"}], model=model)}) == WEATHER
     assert respond({"prompt": [1, 2, 3]}) == WEATHER
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    results=st.lists(st.text(st.characters(blacklist_characters="<"), max_size=30), max_size=4),
+    model=st.sampled_from(["kimi-k2-instruct", "kimi-k2-thinking", "kimi-k2.5", "kimi-k2.6"]),
+    named=st.booleans(),
+    then_user=st.booleans(),
+)
+def test_tool_results_are_exactly_the_trailing_tool_messages(
+    results: list[str], model: str, named: bool, then_user: bool
+) -> None:
+    messages = _after_tools(results, name=named) if results else [{"role": "user", "content": "hi"}]
+    if then_user and results:
+        messages += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "## Return of x\ny"}]
+    got = tool_results(ktp.render(messages, model=model))
+    assert got == (results if results and not then_user else None)
