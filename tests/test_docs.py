@@ -13,6 +13,7 @@
 - Serving: the ``serve-processes`` commands of the README and docs/serving.md start the stand-in engine and
   the gateway (on free ports instead of 8000 and 9000), and the ``serve-client`` examples and the raw
   ``/completions`` loop of docs/rendering.md run against them to the end.
+- Outputs: what docs/verification.md shows ``check`` and ``verify`` print is what they print.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ DOCS = ROOT / "docs"
 PAGES = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *DOCS.glob("*.md")])
 #: Pages other branches add (the gateway's agent clients and engines): linked now, checked once they land.
 PENDING = {"claude-code.md", "responses.md", "litellm.md", "engines-behind-gateway.md"}
+#: The environment the examples run in: this clone's package first.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\s*$")
 _MARK = re.compile(r"<!--\s*docs-test:\s*(?P<what>[^>]*?)\s*-->")
@@ -184,9 +187,8 @@ def _python_pages() -> list[Path]:
 
 
 def _run_python(code: str, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -250,9 +252,8 @@ def test_the_shell_examples_run(page: Path, line: int, command: str) -> None:
         pytest.importorskip("xgrammar", reason="grammars need the constrain extra")
     python = shlex.quote(sys.executable)
     shell = python + " -m kimi_toolparse " + command.removeprefix("kimi-toolparse ")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
-        ["bash", "-c", shell], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        ["bash", "-c", shell], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
     )
     allowed = (0, 1) if command.split()[1] == "fuzz" else (0,)
     assert result.returncode in allowed, f"{page.name}:{line}: {command}\n{result.stderr[-2000:]}"
@@ -301,10 +302,9 @@ def served() -> Iterator[dict[str, str]]:
             else:
                 assert argv[0] == "python"
                 argv[0] = sys.executable
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
             procs.append(
                 subprocess.Popen(
-                    argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    argv, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
             )
         _wait_for(f"http://127.0.0.1:{ports['8000']}/v1/models")
@@ -362,3 +362,44 @@ def test_the_completions_loop_ends(served: dict[str, str]) -> None:
     result = _run_python(_with_ports(block.code, served), timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("The tools returned: ")
+
+
+# --- outputs the pages show -------------------------------------------------------------------------
+
+
+def _shown(page: Path, command: str) -> Block:
+    (block,) = [b for b in READ[page][0] if b.lang == "" and f"$ {command}" in b.code]
+    return block
+
+
+def _kimi(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kimi_toolparse", *args], cwd=cwd, env=ENV, capture_output=True, text=True
+    )
+
+
+def test_the_check_output_shown_is_what_check_prints() -> None:
+    command = (
+        "kimi-toolparse check fixtures/verification/results.jsonl"
+        " --reference fixtures/verification/reference.jsonl"
+    )
+    shown = _shown(DOCS / "verification.md", command).code.split("\n", 1)[1]
+    result = _kimi(*shlex.split(command)[1:])
+    assert result.returncode == 0 and result.stdout == shown
+
+
+def test_the_verify_run_shown_is_what_verify_prints(served: dict[str, str], tmp_path: Path) -> None:
+    """docs/verification.md's verify against the gateway of the serving example, then its rerun and check."""
+    pytest.importorskip("httpx", reason="verify needs the verify extra (in the test extra)")
+    block = _shown(DOCS / "verification.md", "kimi-toolparse verify --base-url http://127.0.0.1:9000/v1")
+    requests = str(ROOT / "fixtures" / "verification" / "requests.jsonl")
+    reference = str(ROOT / "fixtures" / "verification" / "reference.jsonl")
+    args = ["verify", "--base-url", f"http://127.0.0.1:{served['9000']}/v1", "--requests", requests]
+    first = _kimi(*args, "--out", "results.jsonl", cwd=tmp_path)
+    again = _kimi(*args, "--out", "results.jsonl", cwd=tmp_path)
+    checked = _kimi("check", "results.jsonl", "--reference", reference, cwd=tmp_path)
+    assert first.returncode == again.returncode == checked.returncode == 0, first.stderr + again.stderr
+    printed = set((first.stderr + first.stdout + again.stderr + checked.stdout).splitlines())
+    for line in block.code.splitlines():
+        if line.startswith(("verify:", "| ")):
+            assert line in printed, line
