@@ -438,7 +438,8 @@ async def _consume(up: UpstreamStream, run: Run, rec: _Record) -> None:
     async for batch in up.events():
         if rec.upstream_first is None:
             rec.upstream_first = time.perf_counter()
-        apply(batch, up, run.choices)
+        if batch:
+            apply(batch, up, run.choices)
     rec.upstream_done = time.perf_counter()
     for ch in run.choices:
         ch.close()
@@ -475,8 +476,7 @@ async def _stream(
         yield writer.head()
         try:
             ping = writer.ping()
-            batches = up.events() if ping is None else _with_pings(up.events(), gw.config.ping_interval)
-            async for batch in batches:
+            async for batch in up.events(None if ping is None else gw.config.ping_interval):
                 if batch is None:
                     yield ping
                     continue
@@ -503,31 +503,6 @@ async def _stream(
         gw.metrics.requests.labels(dialect.name, str(rec.status)).inc()
         _log.info(rec.line())
         up.close()
-
-
-async def _with_pings(
-    events: AsyncIterator[list[dict[str, Any]]], every: float
-) -> AsyncIterator[list[dict[str, Any]] | None]:
-    """The upstream's batches, with a None each time ``every`` seconds pass without one."""
-    it = events.__aiter__()
-    pending: asyncio.Future[list[dict[str, Any]]] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(it.__anext__())
-            done, _ = await asyncio.wait((pending,), timeout=every)
-            if not done:
-                yield None
-                continue
-            task, pending = pending, None
-            try:
-                batch = task.result()
-            except StopAsyncIteration:
-                return
-            yield batch
-    finally:
-        if pending is not None:
-            pending.cancel()
 
 
 def _vocabulary(config: ServeConfig) -> Any:

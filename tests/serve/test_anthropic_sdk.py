@@ -5,6 +5,7 @@ count_tokens, max_tokens clamping, pings, and every error with its status and sh
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -464,3 +465,19 @@ def test_any_output_streams_to_the_non_streamed_message(served: Any, raw: str, i
     finally:
         SCRIPT.clear()
     same(streamed, whole)
+
+
+def test_a_client_leaving_cancels_the_upstream_between_pings() -> None:
+    with (
+        StandIn(lambda r: " word" * 2000, delay=0.02) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), ping_interval=0.01) as base,
+    ):
+        request = {"model": "kimi-k2-instruct", "max_tokens": 4000, "messages": [{"role": "user", "content": "x"}]}
+        with httpx.stream("POST", f"{base}/messages", json={**request, "stream": True}, timeout=10) as r:
+            lines = r.iter_lines()
+            seen = [next(lines) for _ in range(40)]
+        assert "event: ping" in seen[4:] and "event: content_block_delta" in seen
+        deadline = time.monotonic() + 5
+        while up.disconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert up.disconnects == 1 and up.active_streams == 0
