@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from kimi_toolparse import render
+from kimi_toolparse import encode_prompt, render
 
 from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
@@ -89,17 +89,16 @@ class _Metrics:
 class _Gateway:
     config: ServeConfig
     upstream: Upstream
-    #: The Kimi vocabulary that counts prompt tokens, when the gateway has one.
-    vocabulary: Any = None
     metrics: _Metrics = field(default_factory=_Metrics)
 
     async def count(self, prompt: str) -> int | None:
-        """The prompt's tokens (special tokens by id), or None without a vocabulary."""
-        if self.vocabulary is None:
+        """The prompt's tokens (special tokens by id), or None without a vocabulary (``--tokenizer``)."""
+        path = self.config.tokenizer
+        if path is None:
             return None
         if len(prompt) < 16384:
-            return len(self.vocabulary.encode(prompt))
-        return len(await asyncio.to_thread(self.vocabulary.encode, prompt))
+            return len(encode_prompt(prompt, path))
+        return len(await asyncio.to_thread(encode_prompt, prompt, path))
 
     async def clamp(self, p: Plan, request_id: str) -> int | None:
         """Clamp ``max_tokens`` to what the prompt leaves of the context; the prompt's tokens if counted."""
@@ -241,6 +240,13 @@ def create_app(config: ServeConfig) -> Starlette:
             render([{"role": "user", "content": "x"}], None, model=name)
         except ValueError as e:
             raise ValueError(f"--model {name}: {e}") from None
+    if config.tokenizer is not None:
+        try:
+            encode_prompt("", config.tokenizer)  # loads the vocabulary once (it is cached by path)
+        except ImportError as e:
+            raise ValueError(f"--tokenizer needs the tiktoken extra ({e.name} is missing)") from None
+        except ValueError as e:
+            raise ValueError(f"--tokenizer: {e}") from None
     state: dict[str, _Gateway] = {}
     anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
 
@@ -253,8 +259,7 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            vocabulary = await asyncio.to_thread(_vocabulary, config)
-            state["gw"] = _Gateway(config, Upstream(config, client), vocabulary)
+            state["gw"] = _Gateway(config, Upstream(config, client))
             yield
         state.clear()
 
@@ -503,15 +508,6 @@ async def _stream(
         gw.metrics.requests.labels(dialect.name, str(rec.status)).inc()
         _log.info(rec.line())
         up.close()
-
-
-def _vocabulary(config: ServeConfig) -> Any:
-    """The vocabulary ``--tokenizer`` names (None without one); needs the tiktoken extra."""
-    if config.tokenizer is None:
-        return None
-    from kimi_toolparse import KimiVocabulary
-
-    return KimiVocabulary.from_file(config.tokenizer)
 
 
 def configure_logging(level: str) -> None:

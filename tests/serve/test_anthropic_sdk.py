@@ -227,7 +227,9 @@ def test_sampling_is_passed_with_the_temperature_scaled(served: Any) -> None:
     up, base = served
     c = client(base)
     # this SDK release no longer takes temperature / top_p / top_k as arguments: Claude Code still sends them
-    c.messages.create(**ask(metadata={"user_id": "u"}), extra_body={"temperature": 1.0, "top_p": 0.9, "top_k": 40})
+    c.messages.create(
+        **ask(metadata={"user_id": "u"}), extra_body={"temperature": 1.0, "top_p": 0.9, "top_k": 40}
+    )
     sent = up.requests[-1].body
     assert sent["temperature"] == pytest.approx(0.6) and sent["top_p"] == 0.9 and sent["top_k"] == 40
 
@@ -472,7 +474,11 @@ def test_a_client_leaving_cancels_the_upstream_between_pings() -> None:
         StandIn(lambda r: " word" * 2000, delay=0.02) as up,
         gateway(up.base_url, models=("kimi-k2-instruct",), ping_interval=0.01) as base,
     ):
-        request = {"model": "kimi-k2-instruct", "max_tokens": 4000, "messages": [{"role": "user", "content": "x"}]}
+        request = {
+            "model": "kimi-k2-instruct",
+            "max_tokens": 4000,
+            "messages": [{"role": "user", "content": "x"}],
+        }
         with httpx.stream("POST", f"{base}/messages", json={**request, "stream": True}, timeout=10) as r:
             lines = r.iter_lines()
             seen = [next(lines) for _ in range(40)]

@@ -124,6 +124,9 @@ def test_a_conversation_in_blocks_becomes_the_openai_one() -> None:
         {"role": "user", "content": [{"type": "text", "text": "after"}]},
     ]
     assert openai_messages("S", USER)[0] == {"role": "system", "content": "S"}
+    claude_code = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1; cc_entrypoint=cli;"}]
+    assert openai_messages([*claude_code, {"type": "text", "text": "S"}], USER)[0]["content"] == "S"
+    assert openai_messages(claude_code, USER)[0]["role"] == "user"
     assert openai_messages("", USER) == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
 
 
