@@ -203,11 +203,14 @@ class Upstream:
             self.context = 0
 
     async def max_model_len(self, request_id: str) -> int | None:
-        """The context length the upstream reports, or None (asked once; failures count as none)."""
+        """The context length the upstream reports, or None (asked once; an upstream that cannot be
+        reached is asked again next time, one that answers without it is not)."""
         if self.context is None:
             try:
                 self._read_context(await self.get_json("/models", request_id))
-            except ApiError:
+            except ApiError as e:
+                if e.code not in ("upstream_unreachable", "upstream_timeout"):
+                    self.context = 0
                 return None
         return self.context or None
 
