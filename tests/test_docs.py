@@ -37,7 +37,7 @@ from .conftest import ROOT
 DOCS = ROOT / "docs"
 PAGES = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *DOCS.glob("*.md")])
 #: Pages other branches add (the gateway's agent clients and engines): linked now, checked once they land.
-PENDING = {"claude-code.md", "responses.md", "litellm.md", "engines-behind-gateway.md"}
+PENDING = {"responses.md", "litellm.md", "engines-behind-gateway.md"}
 #: The environment the examples run in: this clone's package first.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
@@ -354,6 +354,18 @@ def test_the_serving_loop_ends_with_the_final_answer(served: dict[str, str]) -> 
         '{"city": "Shanghai", "temperature": 21, "unit": "celsius"}'
     )
     assert thinking_off == "I'll check the weather in both cities."
+
+
+def test_the_anthropic_sdk_loop_ends(served: dict[str, str]) -> None:
+    """docs/claude-code.md's tool loop through the Messages API, as written, to the final answer."""
+    pytest.importorskip("anthropic", reason="the example needs the anthropic package (test extra)")
+    (block,) = _marked(DOCS / "claude-code.md", "serve-client")
+    result = _run_python(_with_ports(block.code, served), timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == (
+        'The tools returned: {"city": "Beijing", "temperature": 21, "unit": "celsius"}; '
+        '{"city": "Shanghai", "temperature": 21, "unit": "celsius"}'
+    )
 
 
 def test_the_completions_loop_ends(served: dict[str, str]) -> None:

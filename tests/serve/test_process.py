@@ -25,7 +25,7 @@ openai = pytest.importorskip(
     "openai", reason="the serve tests need the test extra (pip install -e '.[test]')"
 )
 
-from ..conftest import ROOT, VOCAB_FILE, need_shared  # noqa: E402
+from ..conftest import ROOT, VOCAB_FILE  # noqa: E402
 from .responders import BASH_COMMANDS  # noqa: E402
 
 KIMI = str(Path(sys.executable).with_name("kimi-toolparse"))
@@ -246,7 +246,7 @@ def test_the_command_serves_the_messages_api_with_two_workers() -> None:
     anthropic SDK (the model's own ids, functions.Bash:0 then :1), one thinking signature whichever worker
     answers, Claude Code's max_tokens of 64000 taken by a 4000-token context, count_tokens equal to usage."""
     anthropic = pytest.importorskip("anthropic")
-    vocab = need_shared(VOCAB_FILE)
+    vocab = VOCAB_FILE
     bash = [{"name": "Bash", "description": "Run a command.", "input_schema": {"type": "object"}}]
     flags = ["--model", "kimi-k2.5", "--workers", "2", "--tokenizer", str(vocab), "--max-model-len", "4000"]
     with (
