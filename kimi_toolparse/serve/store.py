@@ -108,6 +108,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._flushing = False
+        self._flusher: asyncio.Future[None] | None = None
         # Fail now, with the reason, if the file cannot be made (not at the first request).
         self._executor.submit(self._connect).result()
 
@@ -134,7 +135,7 @@ class SQLiteStore:
         self._pending.append((response_id, body, future))
         if not self._flushing:
             self._flushing = True
-            asyncio.ensure_future(self._flush())
+            self._flusher = asyncio.ensure_future(self._flush())
         await future
 
     async def _flush(self) -> None:
@@ -144,8 +145,8 @@ class SQLiteStore:
                 batch, self._pending = self._pending, []
                 rows = [(rid, body) for rid, body, _ in batch]
                 try:
-                    await self._run(lambda conn: self._write(conn, rows))
-                except Exception as e:  # noqa: BLE001 - handed to every waiting request
+                    await self._run(lambda conn, rows=rows: self._write(conn, rows))  # type: ignore[misc]
+                except Exception as e:  # handed to every waiting request
                     for _, _, fut in batch:
                         if not fut.done():
                             fut.set_exception(e)
