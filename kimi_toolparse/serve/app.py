@@ -33,6 +33,7 @@ from kimi_toolparse import render
 
 from .chat import ApiError, ChoiceStream, Plan, SSEDecoder, dumps, error_body, parse_request, plan_request
 from .config import CONFIG_ENV, ServeConfig
+from .store import ResponseStore, open_store
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
 
@@ -83,6 +84,7 @@ class _Gateway:
     client: aiohttp.ClientSession
     metrics: _Metrics = field(default_factory=_Metrics)
     upstream_model: str | None = None
+    store: ResponseStore | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # ---- helpers ----------------------------------------------------------------------------------
@@ -153,6 +155,46 @@ class _Gateway:
                 502, f"the upstream's {path} is not JSON", type="upstream_error", code="upstream_bad_response"
             ) from None
 
+    async def open_upstream(self, plan: Plan, rec: _Record) -> _Upstream:
+        """Send the plan's completion request upstream; its streamed answer, or an ApiError."""
+        plan.upstream["model"] = await self.resolve_upstream_model(rec.request_id)
+        if self.config.log_content:
+            rec.prompt = plan.upstream["prompt"]
+        headers = self.upstream_headers(rec.request_id)
+        headers["content-type"] = "application/json"
+        try:
+            response = await self.client.post(
+                self.config.upstream_base + "/completions", data=orjson.dumps(plan.upstream), headers=headers
+            )
+        except aiohttp.ConnectionTimeoutError as e:
+            raise _unreachable(e) from None
+        except asyncio.TimeoutError:
+            raise _timeout() from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise _unreachable(e) from None
+        if response.status != 200:
+            try:
+                text = (await response.read()).decode("utf-8", "replace")
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                text = ""
+            finally:
+                response.close()
+            raise _upstream_status(response.status, text)
+        return _Upstream(response)
+
+    async def response_store(self) -> ResponseStore:
+        """The store of ``/v1/responses``, opened at its first use (chat-only gateways never make it)."""
+        if self.store is None:
+            async with self._model_lock:
+                if self.store is None:
+                    c = self.config
+                    try:
+                        self.store = open_store(c.store, ttl=c.store_ttl, max_bytes=c.store_max_bytes)
+                    except ValueError as e:
+                        raise ApiError(500, str(e), type="server_error", code="store_unavailable") from None
+                    _log.info(json.dumps({"event": "store_opened", "where": self.store.where}))
+        return self.store
+
     def authorized(self, request: Request) -> bool:
         key = self.config.api_key
         if key is None:
@@ -219,6 +261,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise ApiError(413, f"the request body is larger than {limit} bytes", code="request_too_large")
     return bytes(body)
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON, or a 400 (413 above ``limit`` bytes)."""
+    raw = await _read_body(request, limit)
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from None
 
 
 @dataclass
@@ -325,8 +376,12 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = _Gateway(config, client)
-            yield
+            gw = state["gw"] = _Gateway(config, client)
+            try:
+                yield
+            finally:
+                if gw.store is not None:
+                    await gw.store.close()
         state.clear()
 
     def gateway() -> _Gateway:
@@ -364,40 +419,13 @@ def create_app(config: ServeConfig) -> Starlette:
 
     @endpoint("chat")
     async def chat(request: Request, gw: _Gateway, rec: _Record) -> Response:
-        raw = await _read_body(request, config.max_body_bytes)
-        try:
-            data = json.loads(raw)
-        except ValueError as e:
-            raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from None
-        req = parse_request(data)
+        req = parse_request(await _read_json(request, config.max_body_bytes))
         rec.model, rec.stream = req.model, req.stream
         template = await gw.template_for(req.model, rec.request_id)
         plan = plan_request(req, template, config.upstream_fields, grammar=config.grammar_engine)
-        plan.upstream["model"] = await gw.resolve_upstream_model(rec.request_id)
-        if config.log_content:
-            rec.prompt = plan.upstream["prompt"]
         started = time.perf_counter()
-        headers = gw.upstream_headers(rec.request_id)
-        headers["content-type"] = "application/json"
-        try:
-            response = await gw.client.post(
-                config.upstream_base + "/completions", data=orjson.dumps(plan.upstream), headers=headers
-            )
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise _timeout() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
-        if response.status != 200:
-            try:
-                text = (await response.read()).decode("utf-8", "replace")
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                text = ""
-            finally:
-                response.close()
-            raise _upstream_status(response.status, text)
-        up = _Upstream(response)
+        up = await gw.open_upstream(plan, rec)
+        response = up.response
         choices = [ChoiceStream(i, plan) for i in range(req.n)]
         if req.stream:
             return _SSEResponse(gw, rec, up, _stream(gw, rec, plan, up, choices, started))
@@ -437,6 +465,12 @@ def create_app(config: ServeConfig) -> Starlette:
     async def metrics(request: Request, gw: _Gateway, rec: _Record) -> Response:
         return Response(prom.generate_latest(gw.metrics.registry), media_type=prom.CONTENT_TYPE_LATEST)
 
+    from .responses import dialect
+
+    responses_create = endpoint("responses")(dialect.create)
+    responses_get = endpoint("responses")(dialect.retrieve)
+    responses_delete = endpoint("responses")(dialect.delete)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         message = "method not allowed" if status == 405 else f"no route {request.url.path}"
@@ -445,6 +479,9 @@ def create_app(config: ServeConfig) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/responses", responses_create, methods=["POST"]),
+            Route("/v1/responses/{response_id}", responses_get, methods=["GET"]),
+            Route("/v1/responses/{response_id}", responses_delete, methods=["DELETE"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
@@ -457,13 +494,15 @@ def create_app(config: ServeConfig) -> Starlette:
 class _SSEResponse(StreamingResponse):
     """The SSE answer; if the client left before its body began, still close the upstream and log."""
 
-    def __init__(self, gw: _Gateway, rec: _Record, up: _Upstream, body: AsyncIterator[bytes]) -> None:
+    def __init__(
+        self, gw: _Gateway, rec: _Record, up: _Upstream, body: AsyncIterator[bytes], endpoint: str = "chat"
+    ) -> None:
         super().__init__(
             body,
             media_type="text/event-stream",
             headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
         )
-        self._gw, self._rec, self._up = gw, rec, up
+        self._gw, self._rec, self._up, self._endpoint = gw, rec, up, endpoint
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -472,7 +511,7 @@ class _SSEResponse(StreamingResponse):
             if not self._rec.streaming:
                 self._up.response.close()
                 self._rec.status, self._rec.error = 499, "client_disconnected"
-                self._gw.metrics.requests.labels("chat", "499").inc()
+                self._gw.metrics.requests.labels(self._endpoint, "499").inc()
                 _log.info(self._rec.line())
 
 

@@ -67,6 +67,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument(
         "--read-timeout", type=float, default=600.0, metavar="S", help="504 when a piece takes longer (600 s)"
     )
+    p.add_argument(
+        "--store",
+        metavar="PATH|URL",
+        help="where /v1/responses keeps stored responses: a SQLite file (default "
+        "$XDG_STATE_HOME/kimi-toolparse/responses.sqlite3, shared by --workers) or redis://HOST:PORT/N "
+        "(several gateways; the redis extra)",
+    )
+    p.add_argument(
+        "--store-ttl",
+        type=float,
+        default=30 * 24 * 3600.0,
+        metavar="S",
+        help="keep stored responses S seconds (30 days)",
+    )
+    p.add_argument(
+        "--store-max-bytes",
+        type=int,
+        default=1 << 30,
+        metavar="N",
+        help="keep at most N bytes of stored responses, dropping the oldest first (1 GiB)",
+    )
     p.add_argument("--log-content", action="store_true", help="log prompts and outputs too (off by default)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=run)
@@ -99,6 +120,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         read_timeout=args.read_timeout,
         log_content=args.log_content,
         log_level=args.log_level,
+        store=args.store,
+        store_ttl=args.store_ttl,
+        store_max_bytes=args.store_max_bytes,
     ).with_env(environ)
 
 
