@@ -221,7 +221,7 @@ def test_the_key_guards_create_retrieve_delete_and_chain() -> None:
 
 
 def test_errors_in_openai_shape() -> None:
-    with setup(RAW_ANSWER) as (_, client, base):
+    with setup(RAW_ANSWER) as (_, _client, base):
         for body, status, param in (
             (
                 {
@@ -268,11 +268,13 @@ def test_max_output_tokens_gives_an_incomplete_response() -> None:
 
 
 def test_an_upstream_failure_mid_stream_is_response_failed() -> None:
-    with setup(Reply(ANSWER, die_after=3)) as (_, client, base):
-        with httpx.stream(
+    with (
+        setup(Reply(ANSWER, die_after=3)) as (_, _client, base),
+        httpx.stream(
             "POST", base + "/responses", json={"model": "kimi-k2.5", "input": "hi", "stream": True}
-        ) as r:
-            text = r.read().decode()
+        ) as r,
+    ):
+        text = r.read().decode()
     events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
     names = [line[7:] for line in text.splitlines() if line.startswith("event: ")]
     assert names == [e["type"] for e in events]
