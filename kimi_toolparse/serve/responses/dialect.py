@@ -1,66 +1,53 @@
-"""The Responses API's handlers: ``POST /v1/responses`` (streamed and not), ``GET`` and ``DELETE`` by id.
+"""The Responses API dialect: ``POST /v1/responses`` on the pipeline, ``GET``/``DELETE`` of stored ones.
 
-A request is read by :mod:`.protocol` into the gateway's chat request (continuing the stored conversation
-of ``previous_response_id``), planned, rendered and sent upstream like a chat completion; the parsed
-deltas are written by :mod:`.output` as items and events. A completed or incomplete response is stored
-(unless ``store`` is false) *before* its last event or its body is sent, so a client that chains at once,
-through any worker or gateway sharing the store, finds it.
+:mod:`.protocol` reads the request (continuing the stored conversation of ``previous_response_id``) into
+the pipeline's request; each choice writes its items with :class:`~.output.ResponseWriter`, fed by the
+chat deltas of the parsed output. A completed or incomplete response is stored (unless ``store`` is
+false) *before* its body or its last event is sent, so a client that chains at once, through any worker
+or gateway sharing the store, finds it. The store opens at the first request that needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from starlette.requests import Request
-from starlette.responses import Response
+from ..chat import ChoiceStream
+from ..chat import error_body as openai_error_body
+from ..config import ServeConfig
+from ..pipeline import Plan, Run
+from ..request import ApiError, Request
+from ..store import ResponseStore, new_response_id, open_store
+from .output import Event, ResponseWriter, sse, usage
+from .protocol import ResponsesRequest, ToolMap, parse_request, to_request
 
-from ..app import (
-    _account,
-    _apply,
-    _BrokenStream,
-    _describe,
-    _Gateway,
-    _json,
-    _log,
-    _read_json,
-    _Record,
-    _SSEResponse,
-    _timeout,
-    _until_disconnected,
-    _Upstream,
-    _usage,
-)
-from ..chat import ApiError, ChoiceStream, parse_request, plan_request
-from ..store import new_response_id
-from .output import ResponseWriter, sse, usage
-from .protocol import ResponsesRequest, ToolMap, to_chat
-from .protocol import parse_request as parse_responses_request
-
-__all__ = ["create", "delete", "retrieve"]
+__all__ = ["ResponsesDialect"]
 
 #: The chat finish reasons that leave a response incomplete, and the reason the Responses API gives.
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+#: OpenAI's error type for each kind of failure (the rest are ``invalid_request_error``).
+_TYPES = {"upstream": "upstream_error", "overloaded": "rate_limit_error", "server": "server_error"}
 
 
-def _not_found(response_id: str, param: str | None = None) -> ApiError:
-    what = "Previous response" if param else "Response"
-    return ApiError(
-        404,
-        f"{what} with id {response_id!r} not found (it was never stored, was deleted, or has expired)",
-        param=param,
-        code="previous_response_not_found" if param else "response_not_found",
-    )
+@dataclass
+class Wire:
+    """What the writer needs of the request: the response so far, the tool names, what to store."""
+
+    request: ResponsesRequest
+    tools: ToolMap
+    #: The conversation this response continues, input included (stored beside its output).
+    items: list[dict[str, Any]]
+    response: dict[str, Any]
+    notes: list[dict[str, str]] = field(default_factory=list)
 
 
-def _skeleton(req: ResponsesRequest, response_id: str) -> dict[str, Any]:
+def _skeleton(req: ResponsesRequest) -> dict[str, Any]:
     """The response object before any output: the request's settings echoed as OpenAI echoes them."""
     fmt = req.text.format if req.text is not None and req.text.format else {"type": "text"}
     return {
-        "id": response_id,
+        "id": new_response_id(),
         "object": "response",
         "created_at": int(time.time()),
         "status": "in_progress",
@@ -86,145 +73,158 @@ def _skeleton(req: ResponsesRequest, response_id: str) -> dict[str, Any]:
     }
 
 
-async def create(request: Request, gw: _Gateway, rec: _Record) -> Response:
-    config = gw.config
-    req = parse_responses_request(await _read_json(request, config.max_body_bytes))
-    rec.model, rec.stream = req.model, req.stream
-    history: list[dict[str, Any]] = []
-    if req.previous_response_id is not None:
-        stored = await (await gw.response_store()).get(req.previous_response_id)
-        if stored is None:
-            raise _not_found(req.previous_response_id, "previous_response_id")
-        history = [*stored["conversation"], *stored["response"]["output"]]
-    tools = ToolMap.build(req.tools)
-    chat_body, items = to_chat(req, history, tools)
-    chat = parse_request(chat_body)
-    template = await gw.template_for(req.model, rec.request_id)
-    plan = plan_request(chat, template, config.upstream_fields, grammar=config.grammar_engine)
-    notes = _notes(req, tools)
-    store = await gw.response_store() if req.store else None
-    started = time.perf_counter()
-    up = await gw.open_upstream(plan, rec)
-    choice = ChoiceStream(0, plan)
-    writer = ResponseWriter(_skeleton(req, new_response_id()), tools.client_name)
-
-    async def finish() -> list[dict[str, Any]]:
-        """Close the choice, write the last items and store the response; the closing events."""
-        events = writer.feed(choice.close())
-        _account(gw, rec, up, [choice])
-        counts = _usage(up, [choice])
-        diagnostics = choice.diagnostics + notes
-        if diagnostics:
-            writer.response["kimi_diagnostics"] = diagnostics
-            rec.diagnostics += [d["code"] for d in notes]
-        reason = _INCOMPLETE.get(choice.finish_reason)
-        events += writer.finish(reason, usage(counts["prompt_tokens"], counts["completion_tokens"]))
-        if store is not None:
-            await store.put(writer.response["id"], {"response": writer.response, "conversation": items})
-        return events
-
-    if req.stream:
-        return _SSEResponse(gw, rec, up, _stream(gw, rec, up, choice, writer, finish), "responses")
-    try:
-        await _until_disconnected(request, _consume(rec, up, choice, writer, started))
-    except asyncio.TimeoutError:
-        raise _timeout() from None
-    except (aiohttp.ClientError, OSError, _BrokenStream) as e:
-        raise ApiError(
-            502,
-            f"the upstream stream broke: {_describe(e)}",
-            type="upstream_error",
-            code="upstream_disconnected",
-        ) from None
-    finally:
-        up.response.close()
-    await finish()
-    return _json(200, writer.response, rec.request_id)
-
-
 def _notes(req: ResponsesRequest, tools: ToolMap) -> list[dict[str, str]]:
-    """What the gateway left undone, said in the response (``kimi_diagnostics``) and the log line."""
+    """What the gateway left undone, said in the response (``kimi_diagnostics``) and in the log line."""
     notes = []
     if tools.dropped:
-        notes.append(
-            {
-                "code": "tools_left_out",
-                "message": f"left out tools a raw engine cannot run: {', '.join(tools.dropped)}",
-            }
-        )
+        message = f"left out tools a raw engine cannot run: {', '.join(tools.dropped)}"
+        notes.append({"code": "tools_left_out", "message": message})
     fmt = req.text.format if req.text is not None else None
     if fmt and fmt.get("type") not in (None, "text"):
-        notes.append(
-            {
-                "code": "text_format_not_enforced",
-                "message": f"text.format {fmt.get('type')} is not enforced by this gateway: "
-                "ask for the format in the instructions",
-            }
+        message = (
+            f"text.format {fmt.get('type')} is not enforced by this gateway: ask for the format in the "
+            "instructions"
         )
+        notes.append({"code": "text_format_not_enforced", "message": message})
     return notes
 
 
-async def _consume(
-    rec: _Record, up: _Upstream, choice: ChoiceStream, writer: ResponseWriter, started: float
-) -> None:
-    async for batch in up.events():
-        if rec.upstream_first is None:
-            rec.upstream_first = time.perf_counter()
-        for _, deltas in _apply(batch, up, [choice]):
-            writer.feed(deltas)
-    rec.upstream_done = time.perf_counter()
+class ResponsesChoice(ChoiceStream):
+    """The one choice of a response: the chat deltas of each piece, written as items and events."""
+
+    def __init__(self, index: int, plan: Plan) -> None:
+        super().__init__(index, plan)
+        wire: Wire = plan.request.wire
+        self.wire = wire
+        self.writer = ResponseWriter(wire.response, wire.tools.client_name)
+
+    def feed(self, text: str, token_ids: list[int] | None) -> list[Event]:
+        return self.writer.feed(super().feed(text, token_ids))
+
+    def close(self) -> list[Event]:
+        return self.writer.feed(super().close())
 
 
-async def _stream(
-    gw: _Gateway,
-    rec: _Record,
-    up: _Upstream,
-    choice: ChoiceStream,
-    writer: ResponseWriter,
-    finish: Callable[[], Awaitable[list[dict[str, Any]]]],
-) -> AsyncIterator[bytes]:
-    """The SSE body; an upstream failure mid-stream ends in ``response.failed``."""
-    rec.streaming = True
-    gw.metrics.active.inc()
-    finished = False
-    try:
-        yield b"".join(map(sse, writer.start()))
-        try:
-            async for batch in up.events():
-                if rec.upstream_first is None:
-                    rec.upstream_first = time.perf_counter()
-                out = [sse(e) for _, deltas in _apply(batch, up, [choice]) for e in writer.feed(deltas)]
-                if out:
-                    yield b"".join(out)
-            rec.upstream_done = time.perf_counter()
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, _BrokenStream) as e:
-            timeout = isinstance(e, asyncio.TimeoutError)
-            rec.status = 504 if timeout else 502
-            rec.error = "upstream_timeout" if timeout else "upstream_disconnected"
-            message = "the upstream timed out" if timeout else f"the upstream stream broke: {_describe(e)}"
-            yield b"".join(map(sse, writer.fail(message)))
-            return
-        yield b"".join(map(sse, await finish()))
-        finished = True
-    finally:
-        if not finished and rec.error is None:
-            rec.status, rec.error = 499, "client_disconnected"
-        up.response.close()
-        gw.metrics.active.dec()
-        gw.metrics.requests.labels("responses", str(rec.status)).inc()
-        _log.info(rec.line())
+class ResponsesDialect:
+    """The Responses API (see :mod:`..pipeline` for the dialect interface)."""
+
+    name = "responses"
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self._store: ResponseStore | None = None
+        self._lock = asyncio.Lock()
+
+    # ---- the store ------------------------------------------------------------------------------
+
+    async def store(self) -> ResponseStore:
+        """The store, opened at its first use (a chat-only gateway never makes the file)."""
+        if self._store is None:
+            async with self._lock:
+                if self._store is None:
+                    c = self.config
+                    try:
+                        self._store = open_store(c.store, ttl=c.store_ttl, max_bytes=c.store_max_bytes)
+                    except ValueError as e:
+                        raise ApiError(500, str(e), kind="server", code="store_unavailable") from None
+        return self._store
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def retrieve(self, response_id: str) -> dict[str, Any]:
+        stored = await (await self.store()).get(response_id)
+        if stored is None:
+            raise _not_found(response_id)
+        response: dict[str, Any] = stored["response"]
+        return response
+
+    async def delete(self, response_id: str) -> dict[str, Any]:
+        if not await (await self.store()).delete(response_id):
+            raise _not_found(response_id)
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    # ---- the dialect ----------------------------------------------------------------------------
+
+    async def read(self, data: Any, config: ServeConfig) -> Request:
+        req = parse_request(data)
+        history: list[dict[str, Any]] = []
+        if req.previous_response_id is not None:
+            stored = await (await self.store()).get(req.previous_response_id)
+            if stored is None:
+                raise _not_found(req.previous_response_id, "previous_response_id")
+            history = [*stored["conversation"], *stored["response"]["output"]]
+        tools = ToolMap.build(req.tools)
+        wire = Wire(req, tools, [], _skeleton(req), _notes(req, tools))
+        request, wire.items = to_request(req, history, tools, wire)
+        if req.store:
+            await self.store()  # a store that cannot open fails the request now, not after the answer
+        return request
+
+    def choice(self, index: int, plan: Plan) -> ResponsesChoice:
+        return ResponsesChoice(index, plan)
+
+    def error_body(self, error: ApiError) -> dict[str, Any]:
+        kind = _TYPES.get(error.kind, "invalid_request_error")
+        return openai_error_body(error.message, kind, error.param, error.code)
+
+    async def finish(self, run: Run) -> list[Event]:
+        """End the response (the choice is closed): its last events, once it is stored."""
+        choice: ResponsesChoice = run.choices[0]
+        wire = choice.wire
+        diagnostics = choice.diagnostics + wire.notes
+        if diagnostics:
+            wire.response["kimi_diagnostics"] = diagnostics
+        prompt, completion = run.usage()
+        events = choice.writer.finish(_INCOMPLETE.get(choice.finish_reason), usage(prompt, completion))
+        if wire.request.store and self._store is not None:
+            await self._store.put(
+                wire.response["id"], {"response": wire.response, "conversation": wire.items}
+            )
+        return events
+
+    async def body(self, run: Run) -> dict[str, Any]:
+        await self.finish(run)
+        response: dict[str, Any] = run.choices[0].wire.response
+        return response
+
+    def writer(self, run: Run) -> _Stream:
+        return _Stream(self, run)
 
 
-async def retrieve(request: Request, gw: _Gateway, rec: _Record) -> Response:
-    response_id = request.path_params["response_id"]
-    stored = await (await gw.response_store()).get(response_id)
-    if stored is None:
-        raise _not_found(response_id)
-    return _json(200, stored["response"], rec.request_id)
+class _Stream:
+    """One streamed response: ``response.created`` ... the items' events ... the closing event."""
+
+    def __init__(self, dialect: ResponsesDialect, run: Run) -> None:
+        self.dialect, self.run = dialect, run
+        self.choice: ResponsesChoice = run.choices[0]
+
+    def head(self) -> bytes:
+        return "".join(map(sse, self.choice.writer.start())).encode()
+
+    def pieces(self, index: int, events: list[Event]) -> str:
+        return "".join(map(sse, events))
+
+    async def tail(self) -> bytes:
+        events = self.choice.close()
+        events += await self.dialect.finish(self.run)
+        return "".join(map(sse, events)).encode()
+
+    def error(self, error: ApiError) -> bytes:
+        return "".join(map(sse, self.choice.writer.fail(error.message))).encode()
+
+    def ping(self) -> bytes | None:
+        return None
 
 
-async def delete(request: Request, gw: _Gateway, rec: _Record) -> Response:
-    response_id = request.path_params["response_id"]
-    if not await (await gw.response_store()).delete(response_id):
-        raise _not_found(response_id)
-    return _json(200, {"id": response_id, "object": "response.deleted", "deleted": True}, rec.request_id)
+def _not_found(response_id: str, param: str | None = None) -> ApiError:
+    what = "Previous response" if param else "Response"
+    return ApiError(
+        404,
+        f"{what} with id {response_id!r} not found (never stored, deleted, or expired)",
+        kind="not_found",
+        param=param,
+        code="previous_response_not_found" if param else "response_not_found",
+    )

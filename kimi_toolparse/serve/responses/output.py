@@ -20,15 +20,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ResponseWriter", "sse", "usage"]
+__all__ = ["Event", "ResponseWriter", "sse", "usage"]
 
 Event = dict[str, Any]
 
 
-def sse(event: Event) -> bytes:
-    """One event as server-sent-event bytes, with its ``event:`` line."""
-    kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+def sse(event: Event) -> str:
+    """One event as server-sent-event text, with its ``event:`` line."""
+    return f"event: {event['type']}\ndata: {orjson.dumps(event).decode()}\n\n"
 
 
 def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, Any]:

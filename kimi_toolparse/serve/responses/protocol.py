@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..chat import ApiError
+from ..request import ApiError, Request
 
 __all__ = [
     "HOSTED_TOOL_TYPES",
@@ -35,7 +35,7 @@ __all__ = [
     "input_items",
     "items_to_messages",
     "parse_request",
-    "to_chat",
+    "to_request",
 ]
 
 #: Tool types OpenAI runs on its own servers; a raw engine cannot, so they are left out of the prompt.
@@ -309,16 +309,17 @@ def items_to_messages(
     return messages
 
 
-def _tool_choice(choice: Any, tools: ToolMap) -> tuple[Any, list[dict[str, Any]]]:
-    """The chat ``tool_choice`` and tool list for a Responses ``tool_choice``."""
+def _tool_choice(choice: Any, tools: ToolMap) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """(the pipeline's tool choice, the forced tool's name, the tools offered) for a ``tool_choice``."""
     chat_tools = tools.chat_tools
-    if choice is None or choice in ("auto", "none", "required"):
-        return choice, chat_tools
+    if choice is None:
+        return "auto", None, chat_tools
+    if choice in ("auto", "none", "required"):
+        return choice, None, chat_tools
     if isinstance(choice, dict):
         kind = choice.get("type")
         if kind == "function" and isinstance(choice.get("name"), str):
-            flat = tools.model_name(choice["name"], choice.get("namespace"))
-            return {"type": "function", "function": {"name": flat}}, chat_tools
+            return "function", tools.model_name(choice["name"], choice.get("namespace")), chat_tools
         if kind == "allowed_tools":
             allowed = {
                 tools.model_name(t["name"], t.get("namespace"))
@@ -326,9 +327,8 @@ def _tool_choice(choice: Any, tools: ToolMap) -> tuple[Any, list[dict[str, Any]]
                 if isinstance(t, dict) and isinstance(t.get("name"), str)
             }
             kept = [t for t in chat_tools if t["function"]["name"] in allowed]
-            mode = choice.get("mode", "auto")
-            return ("required" if mode == "required" else "auto"), kept
-        if isinstance(kind, str) and kind in HOSTED_TOOL_TYPES | {"web_search_preview", "file_search"}:
+            return ("required" if choice.get("mode") == "required" else "auto"), None, kept
+        if isinstance(kind, str) and kind in HOSTED_TOOL_TYPES:
             raise ApiError(
                 400, f"tool_choice names the hosted tool {kind!r}, which cannot run here", param="tool_choice"
             )
@@ -340,33 +340,34 @@ def _tool_choice(choice: Any, tools: ToolMap) -> tuple[Any, list[dict[str, Any]]
     )
 
 
-def to_chat(
-    req: ResponsesRequest, history: Sequence[dict[str, Any]], tools: ToolMap
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(the chat request body the gateway plans, the full item list of this turn's input).
+def to_request(
+    req: ResponsesRequest, history: Sequence[dict[str, Any]], tools: ToolMap, wire: Any = None
+) -> tuple[Request, list[dict[str, Any]]]:
+    """(the pipeline's request, the full item list of this turn's input: what is stored for a chain).
 
-    ``history`` is the conversation ``previous_response_id`` continues (empty when there is none)."""
+    ``history`` is the conversation ``previous_response_id`` continues (empty when there is none);
+    ``wire`` is kept on the request for the dialect's writer."""
     items = [*history, *input_items(req.input)]
     if not items:
         raise ApiError(400, "input is empty", param="input")
     messages = items_to_messages(items, tools, req.instructions)
-    choice, chat_tools = _tool_choice(req.tool_choice, tools)
-    body: dict[str, Any] = {"model": req.model, "messages": messages, "stream": True}
-    if chat_tools:
-        body["tools"] = chat_tools
-    if choice is not None:
-        if choice != "auto" and not chat_tools and choice != "none":
-            raise ApiError(400, f"tool_choice {choice!r} needs tools", param="tool_choice")
-        body["tool_choice"] = choice
-    for key, value in (
-        ("parallel_tool_calls", req.parallel_tool_calls),
-        ("max_tokens", req.max_output_tokens),
-        ("temperature", req.temperature),
-        ("top_p", req.top_p),
-    ):
-        if value is not None:
-            body[key] = value
-    if req.reasoning is not None and req.reasoning.effort is not None:
+    choice, name, chat_tools = _tool_choice(req.tool_choice, tools)
+    if choice in ("required", "function") and not chat_tools:
+        raise ApiError(400, f"tool_choice {choice!r} needs tools", param="tool_choice")
+    effort = req.reasoning.effort if req.reasoning is not None else None
+    request = Request(
+        model=req.model,
+        messages=messages,
+        tools=chat_tools or None,
+        tool_choice=choice,  # type: ignore[arg-type]
+        tool_name=name,
+        parallel_tool_calls=req.parallel_tool_calls is not False,
+        max_tokens=req.max_output_tokens,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        stream=req.stream,
         # Thinking on or off where the template has the switch (the others ignore it).
-        body["chat_template_kwargs"] = {"thinking": req.reasoning.effort != "none"}
-    return body, [dict(item) for item in items]
+        thinking=None if effort is None else effort != "none",
+        wire=wire,
+    )
+    return request, [dict(item) for item in items]

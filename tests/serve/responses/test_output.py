@@ -150,8 +150,8 @@ def test_an_empty_turn_is_one_empty_message() -> None:
 def test_sse_lines() -> None:
     event = {"type": "response.output_text.delta", "sequence_number": 3, "delta": "é"}
     assert sse(event) == (
-        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":3,'
-        b'"delta":"\xc3\xa9"}\n\n'
+        'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":3,'
+        '"delta":"é"}\n\n'
     )
 
 

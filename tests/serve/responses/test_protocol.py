@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse import StreamParser, render
-from kimi_toolparse.serve.chat import ApiError
+from kimi_toolparse.serve.request import ApiError
 from kimi_toolparse.serve.responses.output import ResponseWriter
 from kimi_toolparse.serve.responses.protocol import (
     ToolMap,
@@ -17,7 +17,7 @@ from kimi_toolparse.serve.responses.protocol import (
     input_items,
     items_to_messages,
     parse_request,
-    to_chat,
+    to_request,
 )
 from kimi_toolparse.strategies import assistant_outputs
 
@@ -243,19 +243,21 @@ def test_request_fields_become_the_chat_request() -> None:
             "store": False,
         }
     )
-    body, items = to_chat(req, [], ToolMap.build(req.tools))
+    body, items = to_request(req, [], ToolMap.build(req.tools))
     assert items == [{"type": "message", "role": "user", "content": "hi"}]
-    assert body["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
-    assert body["tool_choice"] == {"type": "function", "function": {"name": "crm__find"}}
-    assert (body["parallel_tool_calls"], body["max_tokens"], body["temperature"], body["top_p"]) == (
+    assert body.messages == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    assert (body.tool_choice, body.tool_name) == ("function", "crm__find")
+    assert (body.parallel_tool_calls, body.max_tokens, body.temperature, body.top_p) == (
         False,
         99,
         0.5,
         0.9,
     )
-    assert body["chat_template_kwargs"] == {"thinking": False}
+    assert body.thinking is False and body.stream is False
     req.reasoning.effort = "high"  # type: ignore[union-attr]
-    assert to_chat(req, [], ToolMap.build(req.tools))[0]["chat_template_kwargs"] == {"thinking": True}
+    assert to_request(req, [], ToolMap.build(req.tools))[0].thinking is True
+    req.reasoning = None
+    assert to_request(req, [], ToolMap.build(req.tools))[0].thinking is None  # the template's default
 
 
 def test_allowed_tools_keep_the_listed_ones() -> None:
@@ -271,9 +273,9 @@ def test_allowed_tools_keep_the_listed_ones() -> None:
             },
         }
     )
-    body, _ = to_chat(req, [], tools)
-    assert body["tool_choice"] == "required"
-    assert [t["function"]["name"] for t in body["tools"]] == ["other"]
+    body, _ = to_request(req, [], tools)
+    assert body.tool_choice == "required"
+    assert [t["function"]["name"] for t in body.tools or []] == ["other"]
 
 
 @pytest.mark.parametrize(
@@ -304,12 +306,12 @@ def test_bad_requests_are_400(data: Any, param: str | None) -> None:
 def test_bad_tool_choice(choice: Any, message: str) -> None:
     req = parse_request({"model": "m", "input": "x", "tool_choice": choice})
     with pytest.raises(ApiError, match=message):
-        to_chat(req, [], NO_TOOLS)
+        to_request(req, [], NO_TOOLS)
 
 
 def test_empty_input_is_400() -> None:
     with pytest.raises(ApiError, match="input is empty"):
-        to_chat(parse_request({"model": "m", "input": []}), [], NO_TOOLS)
+        to_request(parse_request({"model": "m", "input": []}), [], NO_TOOLS)
     assert input_items("x") == [{"type": "message", "role": "user", "content": "x"}]
 
 
@@ -326,11 +328,11 @@ def test_output_items_render_like_the_chat_message(output: Any, split: int) -> N
     user = {"role": "user", "content": "go"}
     items = [*LOOP[:split], user, *writer.output]
     full = items_to_messages(items, NO_TOOLS)
-    chained, _ = to_chat(
+    chained, _ = to_request(
         parse_request({"model": "m", "input": [user, *writer.output]}), LOOP[:split], NO_TOOLS
     )
     chat = [*items_to_messages(LOOP[:split], NO_TOOLS), user, parser.message.to_openai()]
     for model in ("kimi-k2-thinking", "kimi-k2.5"):
         expected = render(chat, None, model=model)
         assert render(full, None, model=model) == expected
-        assert render(chained["messages"], None, model=model) == expected
+        assert render(chained.messages, None, model=model) == expected
