@@ -97,6 +97,9 @@ class ResponsesChoice(ChoiceStream):
         wire: Wire = plan.request.wire
         self.wire = wire
         self.writer = ResponseWriter(wire.response, wire.tools.client_name)
+        # What the gateway left undone counts as the choice's diagnostics: in the response, the log line
+        # and the metrics.
+        self.extra_diagnostics.extend(wire.notes)
 
     def feed(self, text: str, token_ids: list[int] | None) -> list[Event]:
         return self.writer.feed(super().feed(text, token_ids))
@@ -174,7 +177,7 @@ class ResponsesDialect:
         """End the response (the choice is closed): its last events, once it is stored."""
         choice: ResponsesChoice = run.choices[0]
         wire = choice.wire
-        diagnostics = choice.diagnostics + wire.notes
+        diagnostics = choice.diagnostics
         if diagnostics:
             wire.response["kimi_diagnostics"] = diagnostics
         prompt, completion = run.usage()
