@@ -95,6 +95,20 @@ class ServeConfig:
     store_ttl: float = 30 * 24 * 3600.0
     #: Bytes of stored responses kept in all (the oldest go first above it).
     store_max_bytes: int = 1 << 30
+    #: The model's context length in tokens: ``max_tokens`` beyond what the prompt leaves is clamped to it.
+    #: None asks the upstream's ``/v1/models`` (vLLM reports ``max_model_len``); without either, no clamping.
+    max_model_len: int | None = None
+    #: The Kimi vocabulary (``tiktoken.model`` or a model directory) for counting prompt tokens
+    #: (``count_tokens``, clamping); None: the package's own vocabulary.
+    tokenizer: str | None = None
+    #: Messages API: the temperature sent upstream is the request's times this (Moonshot's Anthropic
+    #: endpoint scales by 0.6: Anthropic's 1.0 is Kimi's recommended 0.6).
+    anthropic_temperature_scale: float = 0.6
+    #: Messages API: the key of the thinking blocks' signatures (HMAC-SHA256); None: a random key per
+    #: start of the gateway (the signatures are not checked when they come back).
+    signing_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Messages API: seconds of upstream silence after which a stream gets a ``ping`` event.
+    ping_interval: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
@@ -118,6 +132,12 @@ class ServeConfig:
             raise ValueError("timeouts must be positive numbers of seconds")
         if self.store_ttl <= 0 or self.store_max_bytes <= 0:
             raise ValueError("--store-ttl and --store-max-bytes must be positive")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError("--max-model-len must be a positive number of tokens")
+        if not 0 <= self.anthropic_temperature_scale <= 2:
+            raise ValueError("--anthropic-temperature-scale must be between 0 and 2")
+        if self.ping_interval <= 0:
+            raise ValueError("--ping-interval must be a positive number of seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be 0..65535, not {self.port}")
 

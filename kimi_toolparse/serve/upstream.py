@@ -151,6 +151,8 @@ class Upstream:
     config: ServeConfig
     client: aiohttp.ClientSession
     model: str | None = None
+    #: The context length the upstream's /v1/models reports (vLLM's ``max_model_len``); 0: it reports none.
+    context: int | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def headers(self, request_id: str) -> dict[str, str]:
@@ -168,6 +170,7 @@ class Upstream:
         async with self._model_lock:
             if self.model is None:
                 data = await self.get_json("/models", request_id)
+                self._read_context(data)
                 try:
                     self.model = str(data["data"][0]["id"])
                 except (KeyError, IndexError, TypeError):
@@ -178,6 +181,21 @@ class Upstream:
                         code="upstream_bad_response",
                     ) from None
         return self.model
+
+    def _read_context(self, data: Any) -> None:
+        with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
+            self.context = int(data["data"][0]["max_model_len"])
+        if self.context is None or self.context < 1:
+            self.context = 0
+
+    async def max_model_len(self, request_id: str) -> int | None:
+        """The context length the upstream reports, or None (asked once; failures count as none)."""
+        if self.context is None:
+            try:
+                self._read_context(await self.get_json("/models", request_id))
+            except ApiError:
+                return None
+        return self.context or None
 
     async def get_json(self, path: str, request_id: str) -> Any:
         try:

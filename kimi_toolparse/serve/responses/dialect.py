@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..chat import DIALECT as CHAT
 from ..chat import ChoiceStream
-from ..chat import error_body as openai_error_body
 from ..config import ServeConfig
 from ..pipeline import Plan, Run
 from ..request import ApiError, Request
@@ -27,8 +27,6 @@ __all__ = ["ResponsesDialect"]
 
 #: The chat finish reasons that leave a response incomplete, and the reason the Responses API gives.
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-#: OpenAI's error type for each kind of failure (the rest are ``invalid_request_error``).
-_TYPES = {"upstream": "upstream_error", "overloaded": "rate_limit_error", "server": "server_error"}
 
 
 @dataclass
@@ -112,6 +110,8 @@ class ResponsesDialect:
     """The Responses API (see :mod:`..pipeline` for the dialect interface)."""
 
     name = "responses"
+    #: The stream needs no prompt token count before the upstream answers.
+    counts_prompt = False
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
@@ -129,7 +129,7 @@ class ResponsesDialect:
                     try:
                         self._store = open_store(c.store, ttl=c.store_ttl, max_bytes=c.store_max_bytes)
                     except ValueError as e:
-                        raise ApiError(500, str(e), kind="server", code="store_unavailable") from None
+                        raise ApiError(500, str(e), kind="upstream", code="store_unavailable") from None
         return self._store
 
     async def close(self) -> None:
@@ -169,9 +169,12 @@ class ResponsesDialect:
     def choice(self, index: int, plan: Plan) -> ResponsesChoice:
         return ResponsesChoice(index, plan)
 
-    def error_body(self, error: ApiError) -> dict[str, Any]:
-        kind = _TYPES.get(error.kind, "invalid_request_error")
-        return openai_error_body(error.message, kind, error.param, error.code)
+    def error_status(self, error: ApiError) -> int:
+        return CHAT.error_status(error)
+
+    def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]:
+        """OpenAI's error shape, as chat completions answer it."""
+        return CHAT.error_body(error, request_id)
 
     async def finish(self, run: Run) -> list[Event]:
         """End the response (the choice is closed): its last events, once it is stored."""
