@@ -109,6 +109,9 @@ class SQLiteStore:
         self._pending: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._flushing = False
         self._flusher: asyncio.Future[None] | None = None
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kimi-store-wal")
+        self._checkpointing: Any = None
+        self._last_checkpoint = 0.0
         # Fail now, with the reason, if the file cannot be made (not at the first request).
         self._executor.submit(self._connect).result()
 
@@ -121,9 +124,18 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints run beside the writes (see _checkpoint), not inside a put.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database on a connection of its own: a passive checkpoint never blocks
+        the writers, so the puts waiting meanwhile are not delayed by it."""
+        with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA busy_timeout = 1000")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         loop = asyncio.get_running_loop()
@@ -156,6 +168,10 @@ class SQLiteStore:
                         fut.set_result(None)
         finally:
             self._flushing = False
+        now = time.monotonic()
+        if now - self._last_checkpoint > 1.0 and (self._checkpointing is None or self._checkpointing.done()):
+            self._last_checkpoint = now
+            self._checkpointing = self._checkpointer.submit(self._checkpoint)
 
     def _write(self, conn: sqlite3.Connection, rows: list[tuple[str, bytes]]) -> None:
         now = time.time()
@@ -210,6 +226,7 @@ class SQLiteStore:
         if self._conn is not None:
             await self._run(shut)
         self._executor.shutdown(wait=True)
+        self._checkpointer.shutdown(wait=True)
 
 
 def _load(body: bytes) -> dict[str, Any] | None:
