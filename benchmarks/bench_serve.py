@@ -252,15 +252,36 @@ def main(argv: list[str] | None = None) -> int:
 # ---- the Responses API (python benchmarks/bench_serve.py responses) --------------------------------------
 
 
-async def _responses(session: aiohttp.ClientSession, base: str, store: bool = False) -> int:
-    """One streamed ``POST /v1/responses``; its output tokens (from ``response.completed``)."""
-    body = {"model": "kimi-k2-instruct", "input": "hi", "stream": True, "store": store}
-    tokens = 0
+async def _read_tail(response: aiohttp.ClientResponse) -> bytes:
+    """Read a stream as it comes, in network pieces (the same client work for every dialect), keeping its
+    last few KiB, where the usage is."""
+    tail = b""
+    async for piece in response.content.iter_any():
+        tail = (tail + piece)[-8192:]
+    return tail
+
+
+async def _chat_pieces(session: aiohttp.ClientSession, base: str) -> int:
+    """One streamed chat completion; its completion tokens (from the usage chunk)."""
+    body = {
+        "model": "kimi-k2-instruct",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    async with session.post(f"{base}/v1/chat/completions", json=body) as r:
+        tail = await _read_tail(r)
+    usage = tail[tail.rindex(b'"usage":{') + 8 :]
+    return int(json.loads(usage[: usage.index(b"}") + 1])["completion_tokens"])
+
+
+async def _responses(session: aiohttp.ClientSession, base: str) -> int:
+    """One streamed ``POST /v1/responses`` (not stored); its output tokens (from ``response.completed``)."""
+    body = {"model": "kimi-k2-instruct", "input": "hi", "stream": True, "store": False}
     async with session.post(f"{base}/v1/responses", json=body) as r:
-        async for line in r.content:
-            if line.startswith(b'data: {"type":"response.completed"'):
-                tokens = json.loads(line[6:])["response"]["usage"]["output_tokens"]
-    return tokens
+        tail = await _read_tail(r)
+    usage = tail[tail.rindex(b'"output_tokens":') + 16 :]
+    return int(usage[: usage.index(b",")])
 
 
 async def _stream_rounds(one: Any, base: str, concurrency: int) -> tuple[float, int]:
@@ -316,7 +337,7 @@ def responses_main(argv: list[str]) -> int:
                 print(f"chat vs responses, {c} streams ...", file=sys.stderr, flush=True)
                 best: dict[str, tuple[float, int, float]] = {}
                 for _ in range(args.rounds):
-                    for kind, one in (("chat", _chat), ("responses", _responses)):
+                    for kind, one in (("chat", _chat_pieces), ("responses", _responses)):
                         cpu0 = cpu_seconds(pid)
                         wall, tokens = asyncio.run(_stream_rounds(one, base, c))
                         cpu = cpu_seconds(pid) - cpu0
