@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Streamed tokens through ``kimi-toolparse serve``, against the same client reading the stand-in directly.
+"""Streamed tokens through ``kimi-toolparse serve`` (chat completions and the Messages API), against the same
+client reading the stand-in directly.
 
 Processes on loopback: the stand-in engine (``python -m kimi_toolparse.serve.standin``, sending a raw Kimi K2
 output token by token as fast as it can), the gateway (``kimi-toolparse serve --workers N``) and this
@@ -10,7 +11,18 @@ Columns, per concurrency C: tokens/s in total, direct and through the gateway; t
 streamed token for one stream (gateway time per token minus direct time per token); and the gateway's own
 CPU time per token (all its processes). Best of ``--rounds`` runs.
 
+A second table sets the Messages API (``POST /v1/messages``, streamed) beside chat completions on the same
+gateway, measured in the same run: throughput and its ratio, the wall time and the gateway CPU time per
+token the Messages dialect adds over chat completions.
+
     python benchmarks/bench_serve.py [--tokens 200] [--concurrency 1,64,500] [--workers 1,2] [--rounds 3]
+
+``responses`` measures the Responses API instead (:func:`responses_main`): its streams beside chat
+completions on one gateway (throughput, wall and gateway CPU per token added), the two dialects' own work
+per token in this process, and what storing a response costs (the SQLite store alone, with 200 requests
+ending over one second and all at once, and end to end through the gateway):
+
+    python benchmarks/bench_serve.py responses [--tokens 200] [--concurrency 1,64] [--stored 200] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -178,11 +190,29 @@ async def _chat(session: aiohttp.ClientSession, base: str) -> int:
     return tokens
 
 
+async def _messages(session: aiohttp.ClientSession, base: str) -> int:
+    body = {
+        "model": "kimi-k2-instruct",
+        "max_tokens": 4096,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+    }
+    tokens = 0
+    async with session.post(f"{base}/v1/messages", json=body) as r:
+        async for line in r.content:
+            if line.startswith(b"data: {") and b'"message_delta"' in line:
+                tokens = json.loads(line[6:])["usage"]["output_tokens"]
+    return tokens
+
+
+CLIENTS = {"direct": _direct, "gateway": _chat, "messages": _messages}
+
+
 async def _run(kind: str, base: str, concurrency: int) -> tuple[float, int]:
     """C concurrent streams, in waves (64 // C of them, so that few streams still make a long run)."""
     connector = aiohttp.TCPConnector(limit=concurrency + 10)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as s:
-        one = _direct if kind == "direct" else _chat
+        one = CLIENTS[kind]
         await one(s, base)  # warm the connection and the caches
         start = time.perf_counter()
         total = 0
@@ -216,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write(raw_output(args.tokens))
     rows = []
+    dialects = []
     try:
         with standin(f.name) as up:
             direct = {}
@@ -232,6 +263,18 @@ def main(argv: list[str] | None = None) -> int:
                         rows.append(
                             (w, c, dtokens / dwall, tokens / wall, per_stream_added, cpu / tokens * 1e6)
                         )
+                        print(f"messages --workers {w}, {c} streams ...", file=sys.stderr, flush=True)
+                        mwall, mtokens, mcpu = measure("messages", base, c, args.rounds, pid)
+                        dialects.append(
+                            (
+                                w,
+                                c,
+                                tokens / wall,
+                                mtokens / mwall,
+                                (mwall / mtokens - wall / tokens) * c * 1e6,
+                                (mcpu / mtokens - cpu / tokens) * 1e6,
+                            )
+                        )
     finally:
         os.unlink(f.name)
     load = os.getloadavg()[0]
@@ -246,6 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|")
     for w, c, d, g, added, cpu in rows:
         print(f"| {w} | {c} | {d:,.0f} | {g:,.0f} | {added:,.1f} | {cpu:.1f} |")
+    print("\nThe Messages API beside chat completions (same gateway, same run):\n")
+    print(
+        "| workers | streams | chat tokens/s | messages tokens/s | messages / chat "
+        "| added µs/token (per stream) | added CPU µs/token |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for w, c, chat, msgs, added, cpu in dialects:
+        print(f"| {w} | {c} | {chat:,.0f} | {msgs:,.0f} | {msgs / chat:.2f} | {added:,.1f} | {cpu:.1f} |")
     return 0
 
 

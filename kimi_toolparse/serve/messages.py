@@ -43,6 +43,9 @@ _ERRORS: dict[str, tuple[str, int | None]] = {
 }
 
 _UNSUPPORTED_BLOCKS = ("image", "document", "search_result", "container_upload")
+#: Claude Code's first system block: billing metadata for Anthropic's API, not words for the model (and
+#: it may change between requests, which would defeat the engine's prefix cache).
+_BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 def error_body(error_type: str, message: str, request_id: str | None = None) -> dict[str, Any]:
@@ -191,7 +194,9 @@ def openai_messages(
             out.append({"role": "system", "content": system})
     elif system:
         texts = [p["text"] for p in _text_parts(_blocks(system, "system"), "system")]
-        out.append({"role": "system", "content": "\n\n".join(texts)})
+        texts = [t for t in texts if not t.startswith(_BILLING_HEADER)]
+        if texts:
+            out.append({"role": "system", "content": "\n\n".join(texts)})
     for i, m in enumerate(messages):
         where = f"messages.{i}"
         role = m.get("role") if isinstance(m, dict) else None
