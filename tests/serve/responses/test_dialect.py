@@ -27,6 +27,8 @@ from ...conftest import FIXTURES  # noqa: E402
 from ..conftest import gateway  # noqa: E402
 
 WEATHER = (FIXTURES / "outputs" / "weather.txt").read_text()
+#: The first request of ``codex exec`` 0.171.0 (recorded; Codex's prose replaced by placeholders).
+CODEX = json.loads((FIXTURES / "serve" / "codex_request.json").read_text())
 THINKING = (FIXTURES / "outputs" / "thinking.txt").read_text()
 TOOLS: list[dict[str, Any]] = [
     {
@@ -281,3 +283,52 @@ def test_an_upstream_failure_mid_stream_is_response_failed() -> None:
     assert events[-1]["type"] == "response.failed"
     assert events[-1]["response"]["error"]["code"] == "server_error"
     assert "upstream" in events[-1]["response"]["error"]["message"]
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_codex_requests_round_trip() -> None:
+    """Codex's own request shape (developer messages, a namespace tool, the hosted web_search, store false):
+    the namespaced call comes back with its namespace, and the history Codex sends back renders the calls
+    with the model's ids and their outputs."""
+    calls = (
+        "Two things to do.</think><|tool_calls_section_begin|><|tool_call_begin|>functions.exec_command:0"
+        '<|tool_call_argument_begin|>{"cmd": "ls"}<|tool_call_end|><|tool_call_begin|>'
+        "functions.multi_agent_v1__spawn_agent:1<|tool_call_argument_begin|>{}<|tool_call_end|>"
+        "<|tool_calls_section_end|>"
+    )
+    with setup(calls, "</think>Done.") as (upstream, _, base):
+        with httpx.stream("POST", base + "/responses", json=CODEX) as r:
+            first = sse_events(r.read().decode())
+        done = [e["item"] for e in first if e["type"] == "response.output_item.done"]
+        assert [item["type"] for item in done] == ["reasoning", "function_call", "function_call"]
+        exec_call, spawn = done[1], done[2]
+        assert (exec_call["name"], exec_call["call_id"], "namespace" in exec_call) == (
+            "exec_command",
+            "functions.exec_command:0",
+            False,
+        )
+        assert (spawn["namespace"], spawn["name"]) == ("multi_agent_v1", "spawn_agent")
+        final = first[-1]["response"]
+        assert final["store"] is False
+        assert final["kimi_diagnostics"] == [
+            {"code": "tools_left_out", "message": "left out tools a raw engine cannot run: web_search"}
+        ]
+        prompt = upstream.prompts[0]
+        assert "multi_agent_v1__spawn_agent" in prompt and "web_search" not in prompt
+        assert prompt.count("<|im_system|>") == 3  # Codex's two developer messages, and the tool list
+        outputs = [
+            {"type": "function_call_output", "call_id": exec_call["call_id"], "output": "main.py"},
+            {"type": "function_call_output", "call_id": spawn["call_id"], "output": "spawned"},
+        ]
+        again = {**CODEX, "input": [*CODEX["input"], *done, *outputs]}
+        second = sse_events(httpx.post(base + "/responses", json=again).text)
+        assert second[-1]["response"]["output"][-1]["content"][0]["text"] == "Done."
+        with pytest.raises(openai.NotFoundError):  # store false: nothing kept
+            openai.OpenAI(base_url=base, api_key="none", max_retries=0).responses.retrieve(final["id"])
+    prompt = upstream.prompts[1]
+    assert "## Return of functions.exec_command:0\nmain.py<|im_end|>" in prompt
+    assert "functions.multi_agent_v1__spawn_agent:1<|tool_call_argument_begin|>{}" in prompt
+    assert "Two things to do." in prompt
