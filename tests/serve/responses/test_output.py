@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from kimi_toolparse import StreamParser
 from kimi_toolparse.serve.responses.output import ResponseWriter, sse, usage
 from kimi_toolparse.serve.responses.protocol import ToolMap
-from kimi_toolparse.strategies import assistant_outputs, chunkings
+from kimi_toolparse.strategies import assistant_outputs, chunkings, quirky_outputs
 
 openai_types = pytest.importorskip("openai.types.responses", reason="needs the openai SDK (test extra)")
 from pydantic import TypeAdapter  # noqa: E402
@@ -172,3 +172,28 @@ def test_any_chunking_gives_the_same_items(data: st.DataObject, output: Any) -> 
                 e["delta"] for e in events if e["type"] == delta_kind and e["item_id"] == done["item_id"]
             ]
             assert "".join(pieces) == done["text"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=quirky_outputs(), data=st.data())
+def test_quirky_outputs_give_valid_events_and_the_parsed_calls(case: Any, data: st.DataObject) -> None:
+    """Whatever the model wrote (every quirk the fuzzer knows), the writer's events are the SDK's event types
+    and its items hold the message the parser made: its calls with their ids, its text, its reasoning."""
+    parser = StreamParser(tools=case.tools, thinking=case.thinking)
+    writer = ResponseWriter(skeleton())
+    events = writer.start()
+    for chunk in data.draw(chunkings(case.raw)):
+        events += writer.feed([d for d in (e.to_openai() for e in parser.feed(chunk)) if d is not None])
+    events += writer.feed([d for d in (e.to_openai() for e in parser.close()) if d is not None])
+    events += writer.finish(None, usage(1, 1))
+    for event in events:
+        assert EVENTS.validate_python(event).type == event["type"]
+    expected = parser.message.to_openai()
+    calls = [(i["call_id"], i["name"], i["arguments"]) for i in writer.output if i["type"] == "function_call"]
+    assert calls == [
+        (c["id"], c["function"]["name"], c["function"]["arguments"]) for c in expected.get("tool_calls", [])
+    ]
+    text = "".join(i["content"][0]["text"] for i in writer.output if i["type"] == "message")
+    assert text == (expected["content"] or "")
+    reasoning = "".join(i["content"][0]["text"] for i in writer.output if i["type"] == "reasoning")
+    assert reasoning == (expected["reasoning_content"] or "")
