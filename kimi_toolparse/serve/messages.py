@@ -14,17 +14,17 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from kimi_toolparse import ContentDelta, ReasoningDelta, ToolCallEnd
 
-from .chat import validation_error
 from .config import ServeConfig
 from .pipeline import Choice, Plan, Run
-from .request import ApiError, Request
+from .request import ApiError, Request, validate_body
 
 __all__ = ["RAW_ARGUMENTS", "MessageChoice", "Messages", "MessagesRequest", "to_request", "tool_input"]
 
@@ -43,6 +43,8 @@ _ERRORS: dict[str, tuple[str, int | None]] = {
 }
 
 _UNSUPPORTED_BLOCKS = ("image", "document", "search_result", "container_upload")
+#: A call id of the model's own form; a history with any other makes the gateway rewrite them all.
+_KIMI_ID = re.compile(r"functions\.[^:\s]+:\d+")
 #: Claude Code's first system block: billing metadata for Anthropic's API, not words for the model (and
 #: it may change between requests, which would defeat the engine's prefix cache).
 _BILLING_HEADER = "x-anthropic-billing-header:"
@@ -278,12 +280,8 @@ def _tool_choice(
 
 
 def parse_request(data: Any) -> MessagesRequest:
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    try:
-        return MessagesRequest.model_validate(data)
-    except ValidationError as e:
-        raise validation_error(e) from None
+    """Validate the JSON body, or raise a 400 naming the field."""
+    return validate_body(MessagesRequest, data)
 
 
 def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = False) -> Request:
@@ -293,10 +291,12 @@ def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = 
     tools = _tools(req.tools)
     choice, name, parallel = _tool_choice(req.tool_choice, tools)
     temperature = None if req.temperature is None else req.temperature * config.anthropic_temperature_scale
+    messages = openai_messages(req.system, req.messages)
+    ids = [c["id"] for m in messages for c in m.get("tool_calls", ())]
     return Request(
         wire=req,
         model=req.model,
-        messages=openai_messages(req.system, req.messages),
+        messages=messages,
         tools=tools,
         tool_choice=choice,
         tool_name=name,
@@ -308,7 +308,8 @@ def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = 
         stop=list(req.stop_sequences or []),
         stream=req.stream,
         thinking=_thinking(req.thinking),
-        normalize_ids=True,
+        # the model's own ids go back as they were; foreign ones (toolu_...) make K2 stall
+        normalize_ids=not all(_KIMI_ID.fullmatch(i) for i in ids),
     )
 
 

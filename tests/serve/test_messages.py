@@ -228,7 +228,7 @@ def test_unknown_fields_are_ignored() -> None:
     assert req.messages[0] == {"role": "system", "content": "S"}
 
 
-def test_history_ids_that_are_not_kimi_ids_are_normalized() -> None:
+def test_history_ids_that_are_not_kimi_ids_are_normalized_the_models_own_kept() -> None:
     history = [
         *USER,
         {
@@ -239,6 +239,8 @@ def test_history_ids_that_are_not_kimi_ids_are_normalized() -> None:
     ]
     prompt = planned(messages=history, tools=TOOLS).prompt
     assert "functions.bash:0" in prompt and "toolu_01" not in prompt
+    own = json.loads(json.dumps(history).replace("toolu_01", "functions.bash:7"))
+    assert "functions.bash:7<|tool_call_argument_begin|>" in planned(messages=own, tools=TOOLS).prompt
 
 
 # ---- tool inputs ---------------------------------------------------------------------------------------------
