@@ -124,6 +124,8 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # A replaced record fires the delete trigger too, so the byte count stays right.
+            conn.execute("PRAGMA recursive_triggers = ON")
             # Checkpoints run beside the writes (see _checkpoint), not inside a put.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.executescript(_SCHEMA)

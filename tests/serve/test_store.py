@@ -162,6 +162,20 @@ def test_sqlite_files_are_owner_only() -> None:
         run(store.close())
 
 
+def test_sqlite_counts_a_replaced_record_once() -> None:
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "r.db")
+        run(store.put("same", record(1, 100)))
+        run(store.put("same", record(2, 10)))
+        assert run(store.get("same")) == record(2, 10)
+        run(store.close())
+        with contextlib.closing(sqlite3.connect(Path(tmp) / "r.db")) as conn:
+            (total,) = conn.execute("SELECT bytes FROM total").fetchone()
+        assert total == _size(2, 10)
+
+
 def test_sqlite_survives_reopening() -> None:
     """A restarted gateway opens the same file and still finds the response."""
     with tempfile.TemporaryDirectory() as tmp:
