@@ -1,11 +1,11 @@
 """The gateway's ASGI app: the routes, and what every served API shares.
 
-Plain Starlette handlers: ``POST /v1/chat/completions`` and ``POST /v1/messages`` (streaming and not),
-``POST /v1/messages/count_tokens``, ``GET /v1/models``, ``GET /health`` and ``GET /metrics``. Each API is
-a *dialect* (:mod:`.pipeline` describes the interface); this module does what they share: auth
-(``Authorization: Bearer`` or ``x-api-key``), the body limit, request ids, the upstream call
-(:mod:`.upstream`), ``max_tokens`` clamped to the context, timeouts, client disconnects, pings on silent
-streams, metrics and the JSON log.
+Plain Starlette handlers: ``POST /v1/chat/completions``, ``POST /v1/messages`` and ``POST /v1/responses``
+(streaming and not), ``POST /v1/messages/count_tokens``, ``GET`` and ``DELETE /v1/responses/{id}``,
+``GET /v1/models``, ``GET /health`` and ``GET /metrics``. Each API is a *dialect* (:mod:`.pipeline`
+describes the interface); this module does what they share: auth (``Authorization: Bearer`` or
+``x-api-key``), the body limit, request ids, the upstream call (:mod:`.upstream`), ``max_tokens`` clamped
+to the context, timeouts, client disconnects, pings on silent streams, metrics and the JSON log.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import json
 import logging
 import os
@@ -269,6 +270,10 @@ def create_app(config: ServeConfig) -> Starlette:
     state: dict[str, _Gateway] = {}
     anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
 
+    from .responses.dialect import ResponsesDialect
+
+    responses = ResponsesDialect(config)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=config.max_connections)
@@ -280,7 +285,10 @@ def create_app(config: ServeConfig) -> Starlette:
         ) as client:
             state["gw"] = _Gateway(config, Upstream(config, client))
             _log.info(_start_line(config))
-            yield
+            try:
+                yield
+            finally:
+                await responses.close()
         state.clear()
 
     def endpoint(
@@ -326,6 +334,8 @@ def create_app(config: ServeConfig) -> Starlette:
         @endpoint(dialect.name, dialect)
         async def handle(request: Request, gw: _Gateway, rec: _Record) -> Response:
             req = dialect.read(await _read_json(request, config.max_body_bytes), config)
+            if inspect.isawaitable(req):  # a dialect that reads stored state (the Responses API)
+                req = await req
             rec.model, rec.stream = req.model, req.stream
             template = await gw.template_for(req.model, rec.request_id)
             p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
@@ -350,8 +360,19 @@ def create_app(config: ServeConfig) -> Starlette:
                 up.close()
             run.upstream_usage = up.usage
             body = dialect.body(run)
+            if inspect.isawaitable(body):  # a dialect that stores the answer first
+                body = await body
             _account(gw, rec, run)
             return _json(200, body, rec.request_id)
+
+        return handle
+
+    def stored(handler: Callable[[str], Awaitable[dict[str, Any]]]) -> Callable[[Request], Any]:
+        """A route on one stored response (``/v1/responses/{id}``): its JSON, or a 404."""
+
+        @endpoint(responses.name, responses)
+        async def handle(request: Request, gw: _Gateway, rec: _Record) -> Response:
+            return _json(200, await handler(request.path_params["response_id"]), rec.request_id)
 
         return handle
 
@@ -392,6 +413,9 @@ def create_app(config: ServeConfig) -> Starlette:
 
     routes = [
         Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
+        Route("/v1/responses", generation(responses), methods=["POST"]),
+        Route("/v1/responses/{response_id}", stored(responses.retrieve), methods=["GET"]),
+        Route("/v1/responses/{response_id}", stored(responses.delete), methods=["DELETE"]),
         Route("/v1/messages", generation(anthropic), methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
@@ -533,6 +557,8 @@ async def _stream(
             return
         run.upstream_usage = up.usage
         last = writer.tail()
+        if inspect.isawaitable(last):  # a dialect that stores the answer before its last event
+            last = await last
         _account(gw, rec, run)
         yield last
         finished = True

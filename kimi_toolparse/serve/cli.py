@@ -85,6 +85,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="seconds to wait for each piece before answering 504",
     )
     p.add_argument(
+        "--store",
+        metavar="PATH|URL",
+        help="where /v1/responses keeps stored responses: a SQLite file (default "
+        "$XDG_STATE_HOME/kimi-toolparse/responses.sqlite3, shared by --workers) or redis://HOST:PORT/N "
+        "(several gateways; the redis extra)",
+    )
+    p.add_argument(
+        "--store-ttl",
+        type=float,
+        default=30 * 24 * 3600.0,
+        metavar="S",
+        help="keep stored responses S seconds (30 days)",
+    )
+    p.add_argument(
+        "--store-max-bytes",
+        type=int,
+        default=1 << 30,
+        metavar="N",
+        help="keep at most N bytes of stored responses, dropping the oldest first (1 GiB)",
+    )
+    p.add_argument(
         "--max-model-len",
         type=int,
         metavar="N",
@@ -147,6 +168,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         read_timeout=args.read_timeout,
         log_content=args.log_content,
         log_level=args.log_level,
+        store=args.store,
+        store_ttl=args.store_ttl,
+        store_max_bytes=args.store_max_bytes,
         max_model_len=args.max_model_len,
         tokenizer=args.tokenizer,
         anthropic_temperature_scale=args.anthropic_temperature_scale,

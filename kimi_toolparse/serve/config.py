@@ -90,6 +90,14 @@ class ServeConfig:
     #: Upstream connections kept per worker.
     max_connections: int = 1024
     log_level: str = "info"
+    #: Where stored responses live (``POST /v1/responses``): a SQLite file path (``sqlite://PATH`` or a bare
+    #: path) or ``redis://HOST:PORT/N``; None is the default SQLite file in the state directory
+    #: (``$XDG_STATE_HOME/kimi-toolparse/responses.sqlite3``). Opened at the first Responses request.
+    store: str | None = None
+    #: Seconds a stored response is kept (30 days, as OpenAI keeps them).
+    store_ttl: float = 30 * 24 * 3600.0
+    #: Bytes of stored responses kept in all (the oldest go first above it).
+    store_max_bytes: int = 1 << 30
     #: The model's context length in tokens: ``max_tokens`` beyond what the prompt leaves is clamped to it.
     #: None asks the upstream's ``/v1/models`` (vLLM reports ``max_model_len``); without either, no clamping.
     max_model_len: int | None = None
@@ -125,6 +133,8 @@ class ServeConfig:
             raise ValueError("--max-body-bytes must be at least 1024")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive numbers of seconds")
+        if self.store_ttl <= 0 or self.store_max_bytes <= 0:
+            raise ValueError("--store-ttl and --store-max-bytes must be positive")
         if self.max_model_len is not None and self.max_model_len < 1:
             raise ValueError("--max-model-len must be a positive number of tokens")
         if not 0 <= self.anthropic_temperature_scale <= 2:

@@ -35,6 +35,9 @@ Anthropic's Messages API; the Responses API is the next one), written down as :c
 ``error_status(error) -> int``, ``error_body(error, request_id) -> dict``
     an :class:`~.request.ApiError`'s status and body in the dialect's error shape.
 
+``read``, ``body`` and the writer's ``tail`` may be coroutines: the Responses API reads the stored
+conversation a request continues, and stores its answer before sending the body or the last event.
+
 The internal request (:class:`~.request.Request`) and the dialect-neutral error
 (:class:`~.request.ApiError`: status, ``kind``, message, parameter at fault, machine-readable ``code``;
 each dialect maps ``kind`` to its own error types) live in :mod:`.request`.
@@ -44,7 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -375,7 +378,7 @@ class StreamWriter(Protocol):
 
     def pieces(self, index: int, out: Any) -> str: ...
 
-    def tail(self) -> bytes: ...
+    def tail(self) -> bytes | Awaitable[bytes]: ...
 
     def error(self, error: ApiError) -> bytes: ...
 
@@ -388,7 +391,7 @@ class Dialect(Protocol):
     name: str
     counts_prompt: bool
 
-    def read(self, data: Any, config: ServeConfig) -> Request: ...
+    def read(self, data: Any, config: ServeConfig) -> Request | Awaitable[Request]: ...
 
     def choice(self, index: int, plan: Plan) -> Any: ...
 
@@ -396,6 +399,6 @@ class Dialect(Protocol):
 
     def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]: ...
 
-    def body(self, run: Run) -> dict[str, Any]: ...
+    def body(self, run: Run) -> dict[str, Any] | Awaitable[dict[str, Any]]: ...
 
     def writer(self, run: Run) -> StreamWriter: ...
