@@ -23,8 +23,8 @@ import re
 import shlex
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator

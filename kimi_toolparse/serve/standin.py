@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..extras import missing_extra
 from ..cli_support import HelpFormatter
+from ..extras import missing_extra
 from ..tokens import IM_END, SPECIAL_IDS
 
 __all__ = [
@@ -657,8 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-final-answer",
         dest="final_answer",
         action="store_false",
-        help="with --output: answer prompts that end with tool results with the file too (by default they get "
-        "a final answer quoting the results, so a tool-call loop ends; a --responder decides for itself)",
+        help="with --output: answer prompts that end with tool results with the file too (by default they "
+        "get a final answer quoting the results, so a tool-call loop ends; a --responder decides itself)",
     )
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")

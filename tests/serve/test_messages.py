@@ -18,7 +18,6 @@ import kimi_toolparse as ktp
 from kimi_toolparse.serve.config import ENGINES, ServeConfig
 from kimi_toolparse.serve.messages import (
     RAW_ARGUMENTS,
-    MessageChoice,
     Messages,
     openai_messages,
     parse_request,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from kimi_toolparse.serve.standin import StandIn
 from tests.serve import test_store as store_tests
 from tests.serve.responses.test_sharing import answer, chain_and_compare, client, first_turn, openai
 from tests.serve.test_process import serve
 from tests.serve.test_store import redis_url
-from kimi_toolparse.serve.standin import StandIn
 from testsupport.redis_server import REDIS_SERVER, redis_server
 
 __all__ = ["redis_url"]  # the fixture the store tests ask for
