@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
 from testsupport.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
+from testsupport.paths import REFERENCE, VOCAB_FILE  # noqa: E402
 from testsupport.streams import decode_steps  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 
@@ -40,7 +40,7 @@ CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call
 # --- Realistic outputs ---------------------------------------------------------------------------------
 def text_pool() -> str:
     """Real assistant and user text (Chinese and English) from the vendor-verifier requests."""
-    requests = SHARED / "k2vv" / "requests.jsonl"
+    requests = REFERENCE / "k2vv" / "requests.jsonl"
     pieces: list[str] = []
     if requests.exists():
         for line in requests.read_text(encoding="utf-8").splitlines():
@@ -192,7 +192,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
     args = ap.parse_args()
     repeat = 2 if args.quick else 7
-    vocab_file = SHARED / "tokenizer" / "tiktoken.model"
+    vocab_file = VOCAB_FILE
     vocab = None
     try:
         import tiktoken  # noqa: F401
