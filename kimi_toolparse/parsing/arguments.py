@@ -110,7 +110,10 @@ class ArgumentScanner:
             return None
         else:
             self._scan(text, 0, len(text))
-        return self._release(text)
+        if self.ws or text.rstrip() is not text:
+            return self._release(text)
+        self.parts.append(text)  # nothing held, nothing to hold: all of it goes out
+        return text
 
     def _release(self, piece: str) -> str:
         """The piece without its trailing whitespace, which waits: it may turn out to end the arguments.

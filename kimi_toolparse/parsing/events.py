@@ -22,11 +22,10 @@ _Delta = TypeVar("_Delta")
 def _writes_slots(cls: type[_Delta]) -> type[_Delta]:
     """Give a delta event an ``__init__`` that writes its slots directly; it is still a frozen dataclass.
 
-    A frozen dataclass's own ``__init__`` assigns each field through ``object.__setattr__``, which for
-    the three-field ``ArgumentsDelta`` costs more than all the rest of a streamed token
-    (docs/format.md#fast-path). The slot descriptors' setters make the same assignment without the
-    lookup; the parameters keep the fields' names, so keyword arguments and ``dataclasses.replace`` work
-    as before.
+    A frozen dataclass's own ``__init__`` assigns each field through ``object.__setattr__``: for the
+    three-field ``ArgumentsDelta``, nearly half a streamed token's cost (docs/format.md#fast-path). The slot
+    descriptors' setters make the same assignment for less; the parameters keep the fields' names, so
+    keyword arguments and ``dataclasses.replace`` work as before.
     """
     slots = [getattr(cls, f.name) for f in fields(cls)]  # type: ignore[arg-type]
     setters: list[Callable[[object, object], None]] = [slot.__set__ for slot in slots]

@@ -4,7 +4,8 @@ It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server 
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
 once (docs/format.md#rule-1). Each feed costs time proportional to the chunk (#rule-2): the scan buffer
 only ever holds a possible partial marker; everything held longer is kept in lists and joined once, when
-it is decided.
+it is decided. The common decode step, text in a field no marker can interrupt, skips the table in one
+call, ``_fast_step``, that returns what the table would; the rule for the split is docs/format.md#fast-path.
 """
 
 from __future__ import annotations
