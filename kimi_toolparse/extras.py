@@ -23,6 +23,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "prometheus_client": "serve",
     "xgrammar": "constrain",
     "hypothesis": "fuzz",
+    "redis": "redis",
 }
 
 
