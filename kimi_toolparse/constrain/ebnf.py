@@ -15,6 +15,7 @@ __all__ = [
     "TEXT_EXCLUDES",
     "builtins",
     "embed_rules",
+    "no_marker_start_in_strings",
     "quote",
     "strip_lookaheads",
     "text_rules",
@@ -184,6 +185,22 @@ def _repeat(m: re.Match[str]) -> str:
     if high < 0:
         return "*" if low == 0 else "+" if low == 1 else f"{{{low},}}"
     return f"{{{low},{high}}}"
+
+
+def no_marker_start_in_strings(grammar: str) -> str:
+    """GBNF whose JSON strings cannot hold ``<|`` (where every Kimi special token's text starts).
+
+    llama.cpp matches a character class against a token's text, special tokens included, so a JSON string
+    could otherwise take ``<|tool_call_end|>`` whole. Each negated class that excludes ``"`` (a JSON
+    string's characters) becomes ``("<"* [^...<|])``: a ``<`` must be followed by a character that is
+    neither ``|`` nor another ``<``. A ``<`` right before the closing quote or a backslash escape is then
+    written ``\\u003c`` (the same JSON value)."""
+    out: list[str] = []
+    for t in _TOKEN.findall(grammar):
+        if t.startswith("[^") and '"' in t:
+            t = f'("<"* {t[:-1]}{_class_char("<")}{_class_char("|")}])'
+        out.append(t)
+    return "".join(out)
 
 
 def to_gbnf(grammar: str) -> str:
