@@ -103,8 +103,8 @@ PROFILES: dict[str, EngineProfile] = {
         ),
         EngineProfile(
             "sglang",
-            # SGLang reads spaces_between_special_tokens but its detokenizer puts no spaces there anyway.
-            keep_special={"skip_special_tokens": False, "spaces_between_special_tokens": False},
+            # SGLang's request has no spaces_between_special_tokens (its detokenizer puts none there).
+            keep_special={"skip_special_tokens": False},
             ids_request={"return_token_ids": True},
             ids_key="token_ids",
             stop_token_ids=True,

@@ -18,6 +18,12 @@ Like vLLM it treats ``<|im_end|>`` as the end-of-sequence token (generation ends
 not in the text), strips special tokens from the text unless the request sends
 ``"skip_special_tokens": false``, and puts a space around each special token unless it also sends
 ``"spaces_between_special_tokens": false``: so a gateway that forgets either is visibly wrong.
+
+``engine`` makes it answer in another engine's shape (:data:`ENGINE_SHAPES`): ``sglang`` (token ids with
+``return_token_ids``, never spaces around special tokens, ``matched_stop``), ``trtllm`` (refuses any field
+TensorRT-LLM's completion request does not have, ids only with ``detokenize: false`` and then no text),
+``llamacpp`` (no ids; a special token shows only when listed in ``preserved_tokens`` or with ``special``,
+llama-server's ``--special``) and ``plain`` (special tokens always as text, no ids).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import codecs
 import contextlib
+import dataclasses
 import importlib
 import itertools
 import json
@@ -40,7 +47,17 @@ from typing import Any
 
 from ..tokens import IM_END, SPECIAL_IDS
 
-__all__ = ["Piece", "RecordedRequest", "Reply", "Responder", "StandIn", "main", "split_tokens"]
+__all__ = [
+    "ENGINE_SHAPES",
+    "TRTLLM_COMPLETION_FIELDS",
+    "Piece",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "StandIn",
+    "main",
+    "split_tokens",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +69,56 @@ _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIAL_IDS, key=
 # Roughly BPE-sized pieces when no vocabulary is given: a word with its leading space, a run of
 # punctuation, a run of digits (up to 3), or whitespace.
 _WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\w\s]+|\s+(?!\S)|\s+|_+")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How one engine answers: which of the request's fields it honours and what its choices carry."""
+
+    #: /v1/models owned_by.
+    owned_by: str
+    #: The request field that asks for token ids (and the value that does), or None: it never sends ids.
+    ids_field: tuple[str, Any] | None
+    #: ``skip_special_tokens`` / ``spaces_between_special_tokens`` are read (else: see ``keeps_special``).
+    reads_special_fields: bool = True
+    #: Puts spaces around special tokens unless told not to (only read with ``reads_special_fields``).
+    spaces: bool = True
+    #: Honours ``stop_token_ids``.
+    stop_token_ids: bool = True
+    #: The key of the stop string or id that ended a choice.
+    stop_key: str = "stop_reason"
+    #: Ids replace the text (TensorRT-LLM's ``detokenize: false``).
+    ids_without_text: bool = False
+    #: The only request fields accepted (None: any).
+    fields: frozenset[str] | None = None
+
+
+#: The fields of TensorRT-LLM's ``CompletionRequest`` (``trtllm-serve``; its ``OpenAIBaseModel`` refuses any
+#: other with 400), listed from ``tensorrt_llm/serve/openai_protocol.py``.
+TRTLLM_COMPLETION_FIELDS = frozenset(
+    {
+        "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens",
+        "n", "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature",
+        "top_p", "user", "lora_request", "prompt_ignore_length", "use_beam_search", "top_k", "top_p_min",
+        "min_p", "repetition_penalty", "length_penalty", "early_stopping", "stop_token_ids",
+        "include_stop_str_in_output", "ignore_eos", "min_tokens", "skip_special_tokens",
+        "spaces_between_special_tokens", "truncate_prompt_tokens", "return_context_logits", "detokenize",
+        "thinking_token_budget", "add_special_tokens", "response_format", "disaggregated_params",
+        "priority", "conversation_params",
+    }
+)  # fmt: skip
+
+#: The answer shape of each engine the stand-in can play (``engine=``; None plays vLLM as it always did).
+ENGINE_SHAPES: dict[str, _Shape] = {
+    "vllm": _Shape("vllm", ("return_token_ids", True)),
+    "sglang": _Shape("sglang", ("return_token_ids", True), spaces=False, stop_key="matched_stop"),
+    "trtllm": _Shape(
+        "tensorrt_llm", ("detokenize", False), ids_without_text=True, fields=TRTLLM_COMPLETION_FIELDS
+    ),
+    "llamacpp": _Shape("llamacpp", None, reads_special_fields=False, stop_token_ids=False),
+    "plain": _Shape("kimi_toolparse-standin", None, reads_special_fields=False, stop_token_ids=False),
+}
+_DEFAULT_SHAPE = dataclasses.replace(ENGINE_SHAPES["vllm"], owned_by="kimi_toolparse-standin")
 
 
 @dataclass(frozen=True)
@@ -147,6 +214,10 @@ class StandIn:
     eos: bool = True
     #: Require ``Authorization: Bearer <api_key>`` when set.
     api_key: str | None = None
+    #: Answer in this engine's shape (a key of :data:`ENGINE_SHAPES`); None: vLLM's.
+    engine: str | None = None
+    #: llamacpp: show every special token (llama-server's ``--special``), not only ``preserved_tokens``.
+    special: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     #: Keep every request in :attr:`requests` (turn off for long benchmark runs).
@@ -261,6 +332,18 @@ class StandIn:
         else:
             await _send_json(send, 404, _error(f"no route {path}", "NotFoundError", 404))
 
+    @property
+    def shape(self) -> _Shape:
+        """The answer shape of :attr:`engine`."""
+        if self.engine is None:
+            return _DEFAULT_SHAPE
+        try:
+            return ENGINE_SHAPES[self.engine]
+        except KeyError:
+            raise ValueError(
+                f"engine must be one of {', '.join(ENGINE_SHAPES)}, not {self.engine!r}"
+            ) from None
+
     def _models(self) -> dict[str, Any]:
         return {
             "object": "list",
@@ -269,7 +352,7 @@ class StandIn:
                     "id": self.model,
                     "object": "model",
                     "created": 0,
-                    "owned_by": "kimi_toolparse-standin",
+                    "owned_by": self.shape.owned_by,
                     "root": self.model,
                     "parent": None,
                     "max_model_len": 262144,
@@ -284,7 +367,7 @@ class StandIn:
             status = self.error_status
             await _send_json(send, status, _error(f"stand-in error {status}", "InternalServerError", status))
             return
-        problem = _check_request(body, self.model)
+        problem = _check_request(body, self.model, self.shape)
         if problem:
             await _send_json(send, 400, _error(problem, "BadRequestError", 400))
             return
@@ -303,9 +386,14 @@ class StandIn:
             "completion_tokens": sum(_count(c.pieces) for c in choices),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        with_ids = bool(body.get("return_token_ids")) and all(
-            p.ids is not None for c in choices for p in c.pieces
+        ids_field = self.shape.ids_field
+        with_ids = (
+            ids_field is not None
+            and body.get(ids_field[0]) is ids_field[1]
+            and all(p.ids is not None for c in choices for p in c.pieces)
         )
+        if with_ids and self.shape.ids_without_text:
+            choices = [dataclasses.replace(c, pieces=[Piece("", p.ids) for p in c.pieces]) for c in choices]
         head = {
             "id": f"cmpl-standin-{next(self._ids)}",
             "object": "text_completion",
@@ -360,13 +448,21 @@ class StandIn:
     def _choice(self, index: int, reply: Reply, body: dict[str, Any]) -> _Choice:
         """Apply what the engine would: end-of-sequence, max_tokens, stop strings, special-token text."""
         pieces = self._pieces(reply.output)
-        keep_special = body.get("skip_special_tokens") is False
-        spaces = body.get("spaces_between_special_tokens") is not False
+        shape = self.shape
+        if shape.reads_special_fields:
+            keep_special: Any = body.get("skip_special_tokens") is False
+            spaces = shape.spaces and body.get("spaces_between_special_tokens") is not False
+        else:
+            # llama.cpp: the tokens listed in preserved_tokens, or all with --special; plain: all of them
+            keep_special = (
+                True if self.engine != "llamacpp" or self.special else set(body.get("preserved_tokens") or ())
+            )
+            spaces = False
         max_tokens = body.get("max_tokens")
         stops = body.get("stop") or []
         if isinstance(stops, str):
             stops = [stops]
-        stop_ids = set(body.get("stop_token_ids") or [])
+        stop_ids = set(body.get("stop_token_ids") or []) if shape.stop_token_ids else set()
         out: list[Piece] = []
         text = ""
         count = 0
@@ -388,7 +484,7 @@ class StandIn:
             count += n
             is_special = piece.text in SPECIAL_IDS
             shown = piece.text
-            if is_special and not keep_special:
+            if is_special and not (keep_special is True or (keep_special and piece.text in keep_special)):
                 shown = ""
             elif keep_special and spaces and (is_special or previous_special) and (text or out):
                 shown = " " + shown
@@ -427,7 +523,7 @@ class StandIn:
                     "text": "".join(p.text for p in c.pieces),
                     "logprobs": None,
                     "finish_reason": c.finish_reason,
-                    "stop_reason": c.stop_reason,
+                    self.shape.stop_key: c.stop_reason,
                     **({"prompt_token_ids": prompt_ids, "token_ids": _ids(c.pieces)} if with_ids else {}),
                 }
                 for c in choices
@@ -489,7 +585,7 @@ class StandIn:
                     "text": piece.text,
                     "logprobs": None,
                     "finish_reason": c.finish_reason if last else None,
-                    "stop_reason": c.stop_reason if last else None,
+                    self.shape.stop_key: c.stop_reason if last else None,
                 }
                 if with_ids:
                     choice["token_ids"] = list(piece.ids or ())
@@ -537,9 +633,15 @@ def _find_stop(before: str, new: str, stops: Sequence[str]) -> tuple[int, str] |
     return max(best[0] - (len(window) - len(new)), 0), best[1]
 
 
-def _check_request(body: Any, model: str) -> str | None:
+def _check_request(body: Any, model: str, shape: _Shape) -> str | None:
     if not isinstance(body, dict):
         return "the request body must be a JSON object"
+    if shape.fields is not None:
+        unknown = sorted(set(body) - shape.fields)
+        if unknown:
+            return f"{unknown[0]}: Extra inputs are not permitted"
+    if body.get("stream_options") and not body.get("stream"):
+        return "Stream options can only be defined when stream is true."
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         body["prompt"] = prompt = prompt[0]
@@ -599,6 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--error-status", type=int, help="answer every completion with this status")
     ap.add_argument("--die-after", type=int, help="drop each response after this many tokens")
     ap.add_argument("--api-key", help="require this bearer token")
+    ap.add_argument("--engine", choices=list(ENGINE_SHAPES), help="answer in this engine's shape (vllm's)")
+    ap.add_argument("--special", action="store_true", help="llamacpp: show every special token")
     ap.add_argument("--log-level", default="warning")
     args = ap.parse_args(argv)
     try:
@@ -625,6 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error_status=args.error_status,
         die_after=args.die_after,
         api_key=args.api_key,
+        engine=args.engine,
+        special=args.special,
         host=args.host,
         port=args.port,
     )
