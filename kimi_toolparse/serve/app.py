@@ -32,9 +32,10 @@ from kimi_toolparse import render
 
 from . import chat
 from .config import CONFIG_ENV, ServeConfig
+from .engines import engine_mismatch
 from .pipeline import Run, plan
 from .request import ApiError
-from .upstream import BrokenStream, Upstream, UpstreamStream, apply, broken_error, timeout_error
+from .upstream import BrokenStream, Target, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
 
@@ -202,6 +203,18 @@ class _Record:
 _Handler = Callable[[Request, _Gateway, _Record], Awaitable[Response]]
 
 
+async def _check_engine(gw: _Gateway, target: Target) -> None:
+    """At start-up, one warning line when the upstream's ``/v1/models`` names another engine than
+    ``--engine`` (nothing when it cannot be asked yet)."""
+    try:
+        models = await gw.upstream.get_json("/models", "startup")
+    except ApiError:
+        return
+    problem = engine_mismatch(target.engine, models)
+    if problem is not None:
+        _log.warning(json.dumps({"path": "startup", "warning": problem}))
+
+
 def create_app(config: ServeConfig) -> Starlette:
     """The gateway for ``config`` (an ASGI app; serve it with uvicorn or any ASGI server)."""
     for name in config.models:
@@ -209,6 +222,8 @@ def create_app(config: ServeConfig) -> Starlette:
             render([{"role": "user", "content": "x"}], None, model=name)
         except ValueError as e:
             raise ValueError(f"--model {name}: {e}") from None
+    # The engine's profile and the prompt's form: chosen once here, never per request or per token.
+    target = Target.from_config(config)
     state: dict[str, _Gateway] = {}
 
     @contextlib.asynccontextmanager
@@ -220,7 +235,8 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = _Gateway(config, Upstream(config, client))
+            state["gw"] = gw = _Gateway(config, Upstream(config, client))
+            await _check_engine(gw, target)
             yield
         state.clear()
 
@@ -268,10 +284,10 @@ def create_app(config: ServeConfig) -> Starlette:
             req = dialect.read(await _read_json(request, config.max_body_bytes), config)
             rec.model, rec.stream = req.model, req.stream
             template = await gw.template_for(req.model, rec.request_id)
-            p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
+            p = plan(req, template, target)
             p.upstream["model"] = await gw.upstream.resolve_model(rec.request_id)
             if config.log_content:
-                rec.prompt = p.upstream["prompt"]
+                rec.prompt = p.prompt + p.prefill
             up = await gw.upstream.complete(p.upstream, rec.request_id)
             run = Run(rec.request_id, p, [dialect.choice(i, p) for i in range(req.n)], int(time.time()))
             if req.stream:

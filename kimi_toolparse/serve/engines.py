@@ -191,9 +191,8 @@ def completion_body(
         "stream": True,
         "stream_options": {"include_usage": True},
         "stop": list(stop) if engine.stop_token_ids else [IM_END, *stop],
+        "n": n,
     }
-    if n != 1:
-        body["n"] = n
     if sampling:
         body.update((k, v) for k, v in sampling.items() if v is not None)
     body.update(engine.keep_special)

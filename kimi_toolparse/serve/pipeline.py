@@ -56,7 +56,7 @@ from kimi_toolparse import (
 from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_IDS, THINK_END
 
 from .request import ApiError, Request, ToolChoice
-from .upstream import completion_body, grammar_fields
+from .upstream import Target, completion_body, grammar_fields
 
 __all__ = ["Choice", "Plan", "Run", "plan", "render_prompt"]
 
@@ -125,14 +125,12 @@ def render_prompt(req: Request, template: str) -> str:
         raise ApiError(400, msg, param=param) from None
 
 
-def plan(
-    req: Request, template: str, fields: dict[str, Any], *, grammar: tuple[str, str] | None = None
-) -> Plan:
+def plan(req: Request, template: str, target: Target) -> Plan:
     """Render the prompt, decide the prefill and the parser's settings, and build the upstream body.
 
-    ``fields`` are the engine's own fields (see :mod:`.upstream`); ``grammar`` is (format, engine) to send
-    the request's tool-call grammar (``--grammar``): the engine then enforces ``tool_choice`` itself,
-    reasoning first on a thinking prompt, so nothing is prefilled."""
+    ``target`` is the engine and how it is sent to (see :class:`.upstream.Target`); with a grammar
+    (``--grammar``) the engine enforces ``tool_choice`` itself, reasoning first on a thinking prompt, so
+    nothing is prefilled."""
     tools = req.tools or None
     prefill = ""
     if req.tool_choice == "function":
@@ -150,8 +148,8 @@ def plan(
     prompt = render_prompt(req, template)
     thinking = ends_in_reasoning(prompt)
     constraint: dict[str, Any] = {}
-    if grammar is not None and tools:
-        constraint = grammar_fields(req, grammar, thinking)
+    if target.grammar is not None and tools:
+        constraint = grammar_fields(req, target, thinking)
         prefill = ""
     if prefill and thinking:
         # A forced call cannot wait for reasoning in one raw request: close <think> at once.
@@ -163,7 +161,7 @@ def plan(
         prefill=prefill,
         thinking=thinking,
         tools=Tools(tools) if tools else None,
-        upstream=completion_body(req, prompt + prefill, fields, constraint),
+        upstream=completion_body(req, prompt + prefill, target, constraint),
     )
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import kimi_toolparse as ktp
 from kimi_toolparse.serve.chat import ApiError, ChoiceStream, parse_request, plan_request
-from kimi_toolparse.serve.config import ENGINES
+from kimi_toolparse.serve.engines import PROFILES
+from kimi_toolparse.serve.upstream import Target
 from kimi_toolparse.strategies import assistant_outputs, chunkings, marker_soup
 
 TOOLS = [
@@ -24,7 +25,7 @@ USER = [{"role": "user", "content": "hi"}]
 
 def plan(model: str = "kimi-k2-instruct", **fields: Any) -> Any:
     req = parse_request({"model": model, "messages": USER, **fields})
-    return plan_request(req, model, dict(ENGINES["vllm"]))
+    return plan_request(req, model, Target(PROFILES["vllm"]))
 
 
 def add_up(deltas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def test_named_prefill_index_counts_the_calls_so_far() -> None:
             "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
         }
     )
-    p = plan_request(req, "kimi-k2-instruct", {})
+    p = plan_request(req, "kimi-k2-instruct", Target(PROFILES["plain"]))
     assert "functions.get_weather:3<|tool_call_argument_begin|>" in p.prefill
 
 
@@ -109,7 +110,7 @@ def test_upstream_body_fields() -> None:
     plain = plan_request(
         parse_request({"model": "kimi-k2-instruct", "messages": USER, "stop": "X"}),
         "kimi-k2-instruct",
-        dict(ENGINES["plain"]),
+        Target(PROFILES["plain"]),
     ).upstream
     assert plain["stop"] == ["<|im_end|>", "X"] and "stop_token_ids" not in plain
 
@@ -190,7 +191,7 @@ def test_a_grammar_replaces_the_prefill_and_enforces_tool_choice() -> None:
     from tests.constrain.xgr_helpers import accepts_text
 
     req = parse_request({"model": "kimi-k2.5", "messages": USER, "tools": TOOLS, "tool_choice": "required"})
-    p = plan_request(req, "kimi-k2.5", dict(ENGINES["vllm"]), grammar=("ebnf", "vllm"))
+    p = plan_request(req, "kimi-k2.5", Target(PROFILES["vllm"], grammar="ebnf"))
     assert p.prefill == "" and p.upstream["prompt"] == ktp.render(USER, TOOLS, model="kimi-k2.5")
     grammar = p.upstream["structured_outputs"]["grammar"]
 
@@ -208,17 +209,16 @@ def test_a_grammar_replaces_the_prefill_and_enforces_tool_choice() -> None:
     assert not accepts(call.replace("functions.bash", "functions.rm"))  # an undeclared tool
     # no grammar without tools; sglang takes the structural tag as response_format
     plain = parse_request({"model": "kimi-k2.5", "messages": USER})
-    assert "structured_outputs" not in plan_request(plain, "kimi-k2.5", {}, grammar=("ebnf", "vllm")).upstream
-    sg = plan_request(req, "kimi-k2.5", dict(ENGINES["sglang"]), grammar=("structural-tag", "sglang"))
+    assert "structured_outputs" not in plan_request(plain, "kimi-k2.5", Target(grammar="ebnf")).upstream
+    sg = plan_request(req, "kimi-k2.5", Target(PROFILES["sglang"], grammar="structural-tag"))
     assert sg.upstream["response_format"]["type"] == "structural_tag" and sg.prefill == ""
 
 
 def test_grammar_format_must_suit_the_engine() -> None:
     from kimi_toolparse.serve.config import ServeConfig
 
-    assert ServeConfig(upstream="http://h/v1", engine="plain", grammar="gbnf").grammar_engine == (
-        "gbnf",
-        "llama.cpp",
-    )
+    assert ServeConfig(upstream="http://h/v1", engine="llamacpp", grammar="gbnf").grammar == "gbnf"
     with pytest.raises(ValueError, match="--grammar gbnf does not suit --engine vllm"):
         ServeConfig(upstream="http://h/v1", grammar="gbnf")
+    with pytest.raises(ValueError, match="--grammar ebnf does not suit --engine plain: use none"):
+        ServeConfig(upstream="http://h/v1", engine="plain", grammar="ebnf")
