@@ -1,9 +1,11 @@
 """The gateway's ASGI app: the routes, and what every served API shares.
 
-Plain Starlette handlers: ``POST /v1/chat/completions`` (streaming and not), ``GET /v1/models``,
-``GET /health`` and ``GET /metrics``. Each API is a *dialect* (:mod:`.pipeline` describes the interface);
-this module does what they share: auth (``Authorization: Bearer`` or ``x-api-key``), the body limit,
-request ids, the upstream call (:mod:`.upstream`), timeouts, client disconnects, metrics and the JSON log.
+Plain Starlette handlers: ``POST /v1/chat/completions`` and ``POST /v1/messages`` (streaming and not),
+``POST /v1/messages/count_tokens``, ``GET /v1/models``, ``GET /health`` and ``GET /metrics``. Each API is
+a *dialect* (:mod:`.pipeline` describes the interface); this module does what they share: auth
+(``Authorization: Bearer`` or ``x-api-key``), the body limit, request ids, the upstream call
+(:mod:`.upstream`), ``max_tokens`` clamped to the context, timeouts, client disconnects, pings on silent
+streams, metrics and the JSON log.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import sys
 import time
 import uuid
@@ -30,10 +33,10 @@ from starlette.routing import Route
 
 from kimi_toolparse import render
 
-from . import chat
+from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
 from .engines import engine_mismatch
-from .pipeline import Run, plan
+from .pipeline import Plan, Run, clamp_max_tokens, plan
 from .request import ApiError
 from .upstream import BrokenStream, Target, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
@@ -87,7 +90,35 @@ class _Metrics:
 class _Gateway:
     config: ServeConfig
     upstream: Upstream
+    #: The Kimi vocabulary that counts prompt tokens, when the gateway has one.
+    vocabulary: Any = None
     metrics: _Metrics = field(default_factory=_Metrics)
+
+    async def count(self, prompt: str | list[int]) -> int | None:
+        """The prompt's tokens (special tokens by id), or None without a vocabulary."""
+        if isinstance(prompt, list):  # sent as token ids
+            return len(prompt)
+        if self.vocabulary is None:
+            return None
+        if len(prompt) < 16384:
+            return len(self.vocabulary.encode(prompt))
+        return len(await asyncio.to_thread(self.vocabulary.encode, prompt))
+
+    async def clamp(self, p: Plan, request_id: str) -> int | None:
+        """Clamp ``max_tokens`` to what the prompt leaves of the context; the prompt's tokens if counted."""
+        asked = p.upstream.get("max_tokens")
+        if asked is None:
+            return None
+        limit = self.config.max_model_len or await self.upstream.max_model_len(request_id)
+        prompt = p.upstream["prompt"]
+        # a token is at least one byte: a prompt that fits by bytes fits (one sent as ids is counted)
+        least = len(prompt) if isinstance(prompt, list) else len(prompt.encode())
+        if limit is None or least + asked <= limit:
+            return None
+        count = await self.count(prompt)
+        if count is not None:
+            clamp_max_tokens(p, limit, count)
+        return count
 
     async def template_for(self, name: str, request_id: str) -> str:
         """The template a requested model name selects: a configured one, or the upstream's own name."""
@@ -117,7 +148,12 @@ class _Gateway:
 
 
 def _json(status: int, body: Any, request_id: str) -> Response:
-    return JSONResponse(body, status_code=status, headers={"x-request-id": request_id})
+    return JSONResponse(body, status_code=status, headers=_ids(request_id))
+
+
+def _ids(request_id: str) -> dict[str, str]:
+    """The request id, under OpenAI's header name and Anthropic's."""
+    return {"x-request-id": request_id, "request-id": request_id}
 
 
 def _request_id(request: Request) -> str:
@@ -225,6 +261,7 @@ def create_app(config: ServeConfig) -> Starlette:
     # The engine's profile and the prompt's form: chosen once here, never per request or per token.
     target = Target.from_config(config)
     state: dict[str, _Gateway] = {}
+    anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -235,7 +272,8 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = gw = _Gateway(config, Upstream(config, client))
+            vocabulary = await asyncio.to_thread(_vocabulary, config)
+            state["gw"] = gw = _Gateway(config, Upstream(config, client), vocabulary)
             await _check_engine(gw, target)
             yield
         state.clear()
@@ -261,8 +299,9 @@ def create_app(config: ServeConfig) -> Starlette:
                         )
                     response = await handler(request, gw, rec)
                 except ApiError as e:
-                    rec.status, rec.error = e.status, e.code or e.kind
-                    response = _json(e.status, dialect.error_body(e), rec.request_id)
+                    status = dialect.error_status(e)
+                    rec.status, rec.error = status, e.code or e.kind
+                    response = _json(status, dialect.error_body(e, rec.request_id), rec.request_id)
                 except ClientDisconnect:
                     rec.status, rec.error = 499, "client_disconnected"
                     response = Response(status_code=499)
@@ -286,10 +325,14 @@ def create_app(config: ServeConfig) -> Starlette:
             template = await gw.template_for(req.model, rec.request_id)
             p = plan(req, template, target)
             p.upstream["model"] = await gw.upstream.resolve_model(rec.request_id)
+            count = await gw.clamp(p, rec.request_id)
+            if count is None and req.stream and dialect.counts_prompt:
+                count = await gw.count(p.upstream["prompt"])
             if config.log_content:
                 rec.prompt = p.prompt + p.prefill
             up = await gw.upstream.complete(p.upstream, rec.request_id)
             run = Run(rec.request_id, p, [dialect.choice(i, p) for i in range(req.n)], int(time.time()))
+            run.prompt_tokens = count
             if req.stream:
                 return _SSEResponse(gw, rec, up, dialect.name, _stream(gw, rec, dialect, run, up))
             try:
@@ -306,6 +349,22 @@ def create_app(config: ServeConfig) -> Starlette:
             return _json(200, body, rec.request_id)
 
         return handle
+
+    @endpoint("count_tokens", anthropic)
+    async def count_tokens(request: Request, gw: _Gateway, rec: _Record) -> Response:
+        data = messages.parse_request(await _read_json(request, config.max_body_bytes))
+        req = messages.to_request(data, config, count_only=True)
+        rec.model = req.model
+        template = await gw.template_for(req.model, rec.request_id)
+        p = plan(req, template, target)
+        count = await gw.count(p.upstream["prompt"])
+        if count is None:
+            raise ApiError(
+                400,
+                "this gateway has no Kimi vocabulary to count tokens with: start it with --tokenizer PATH",
+                code="no_vocabulary",
+            )
+        return _json(200, {"input_tokens": count}, rec.request_id)
 
     @endpoint("models")
     async def models(request: Request, gw: _Gateway, rec: _Record) -> Response:
@@ -329,11 +388,18 @@ def create_app(config: ServeConfig) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         message = "method not allowed" if status == 405 else f"no route {request.url.path}"
+        if request.url.path.startswith("/v1/messages"):
+            body = messages.error_body(
+                "not_found_error" if status == 404 else "invalid_request_error", message
+            )
+            return JSONResponse(body, status_code=status)
         return JSONResponse(chat.error_body(message, "invalid_request_error", None, None), status_code=status)
 
     return Starlette(
         routes=[
             Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
+            Route("/v1/messages", generation(anthropic), methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
@@ -352,7 +418,7 @@ class _SSEResponse(StreamingResponse):
         super().__init__(
             body,
             media_type="text/event-stream",
-            headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
+            headers={**_ids(rec.request_id), "cache-control": "no-cache"},
         )
         self._gw, self._rec, self._up, self._name = gw, rec, up, name
 
@@ -428,7 +494,12 @@ async def _stream(
     try:
         yield writer.head()
         try:
-            async for batch in up.events():
+            ping = writer.ping()
+            batches = up.events() if ping is None else _with_pings(up.events(), gw.config.ping_interval)
+            async for batch in batches:
+                if batch is None:
+                    yield ping
+                    continue
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()
                 text = "".join([writer.pieces(index, got) for index, got in apply(batch, up, run.choices)])
@@ -452,6 +523,40 @@ async def _stream(
         gw.metrics.requests.labels(dialect.name, str(rec.status)).inc()
         _log.info(rec.line())
         up.close()
+
+
+async def _with_pings(
+    events: AsyncIterator[list[dict[str, Any]]], every: float
+) -> AsyncIterator[list[dict[str, Any]] | None]:
+    """The upstream's batches, with a None each time ``every`` seconds pass without one."""
+    it = events.__aiter__()
+    pending: asyncio.Future[list[dict[str, Any]]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait((pending,), timeout=every)
+            if not done:
+                yield None
+                continue
+            task, pending = pending, None
+            try:
+                batch = task.result()
+            except StopAsyncIteration:
+                return
+            yield batch
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+def _vocabulary(config: ServeConfig) -> Any:
+    """The vocabulary ``--tokenizer`` names (None without one); needs the tiktoken extra."""
+    if config.tokenizer is None:
+        return None
+    from kimi_toolparse import KimiVocabulary
+
+    return KimiVocabulary.from_file(config.tokenizer)
 
 
 def configure_logging(level: str) -> None:

@@ -168,6 +168,8 @@ class _Chat:
     """The chat-completions dialect (see :mod:`.pipeline` for the interface)."""
 
     name = "chat"
+    #: The stream needs the prompt's token count before the upstream answers (the Messages API does).
+    counts_prompt = False
 
     def read(self, data: Any, config: ServeConfig) -> Request:
         return to_request(parse_request(data))
@@ -175,7 +177,10 @@ class _Chat:
     def choice(self, index: int, plan: Plan) -> ChoiceStream:
         return ChoiceStream(index, plan)
 
-    def error_body(self, error: ApiError) -> dict[str, Any]:
+    def error_status(self, error: ApiError) -> int:
+        return error.status
+
+    def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]:
         return error_body(
             error.message, _TYPES.get(error.kind, "invalid_request_error"), error.param, error.code
         )

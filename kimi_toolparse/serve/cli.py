@@ -59,9 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="send the prompt as token ids (the engine's tokenizer cannot change it) or text; auto: ids "
         "where the engine takes them and the vocabulary is at hand (default auto)",
     )
-    p.add_argument(
-        "--vocab", metavar="PATH", help="the Kimi tiktoken.model (or model directory) for token-id prompts"
-    )
+
     p.add_argument(
         "--upstream-extra", metavar="JSON", help="a JSON object merged into every upstream completion request"
     )
@@ -69,7 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument(
-        "--api-key", metavar="KEY", help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_ENV})"
+        "--api-key",
+        metavar="KEY",
+        help=f"require 'Authorization: Bearer KEY' or 'x-api-key: KEY' (or set {API_KEY_ENV})",
     )
     p.add_argument(
         "--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N", help="413 above (4 MiB)"
@@ -77,6 +77,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="502 after (10 s)")
     p.add_argument(
         "--read-timeout", type=float, default=600.0, metavar="S", help="504 when a piece takes longer (600 s)"
+    )
+    p.add_argument(
+        "--max-model-len",
+        type=int,
+        metavar="N",
+        help="the model's context in tokens: max_tokens beyond what the prompt leaves is clamped "
+        "(default: the upstream's /v1/models max_model_len, when it reports one)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="the Kimi tiktoken.model (or model directory) that counts prompt tokens and encodes "
+        "token-id prompts (--prompt)",
+    )
+    p.add_argument(
+        "--anthropic-temperature-scale",
+        type=float,
+        default=0.6,
+        metavar="X",
+        help="Messages API: temperature sent upstream = the request's times X (0.6, as Moonshot's endpoint)",
+    )
+    p.add_argument(
+        "--ping-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="Messages API: a ping event after S seconds of upstream silence (10 s)",
     )
     p.add_argument("--log-content", action="store_true", help="log prompts and outputs too (off by default)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -101,7 +128,6 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         engine=args.engine,
         grammar=args.grammar,
         prompt=args.prompt,
-        vocab=args.vocab,
         upstream_extra=extra,
         host=args.host,
         port=args.port,
@@ -112,6 +138,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         read_timeout=args.read_timeout,
         log_content=args.log_content,
         log_level=args.log_level,
+        max_model_len=args.max_model_len,
+        tokenizer=args.tokenizer,
+        anthropic_temperature_scale=args.anthropic_temperature_scale,
+        ping_interval=args.ping_interval,
     ).with_env(environ)
 
 

@@ -44,9 +44,6 @@ class ServeConfig:
     grammar: str | None = None
     #: How the prompt is sent (one of :data:`PROMPT_MODES`).
     prompt: str = "auto"
-    #: The Kimi vocabulary (a ``tiktoken.model`` or a model directory) for token-id prompts; None: the one
-    #: that ships with the package.
-    vocab: str | None = None
     #: Extra JSON fields merged into every upstream request (after the engine's).
     upstream_extra: tuple[tuple[str, Any], ...] = ()
     host: str = "127.0.0.1"
@@ -66,6 +63,20 @@ class ServeConfig:
     #: Upstream connections kept per worker.
     max_connections: int = 1024
     log_level: str = "info"
+    #: The model's context length in tokens: ``max_tokens`` beyond what the prompt leaves is clamped to it.
+    #: None asks the upstream's ``/v1/models`` (vLLM reports ``max_model_len``); without either, no clamping.
+    max_model_len: int | None = None
+    #: The Kimi vocabulary (``tiktoken.model`` or a model directory) for counting prompt tokens
+    #: (``count_tokens``, clamping) and for token-id prompts; None: the package's own vocabulary.
+    tokenizer: str | None = None
+    #: Messages API: the temperature sent upstream is the request's times this (Moonshot's Anthropic
+    #: endpoint scales by 0.6: Anthropic's 1.0 is Kimi's recommended 0.6).
+    anthropic_temperature_scale: float = 0.6
+    #: Messages API: the key of the thinking blocks' signatures (HMAC-SHA256); None: a random key per
+    #: start of the gateway (the signatures are not checked when they come back).
+    signing_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Messages API: seconds of upstream silence after which a stream gets a ``ping`` event.
+    ping_interval: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
@@ -86,6 +97,12 @@ class ServeConfig:
             raise ValueError("--max-body-bytes must be at least 1024")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive numbers of seconds")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError("--max-model-len must be a positive number of tokens")
+        if not 0 <= self.anthropic_temperature_scale <= 2:
+            raise ValueError("--anthropic-temperature-scale must be between 0 and 2")
+        if self.ping_interval <= 0:
+            raise ValueError("--ping-interval must be a positive number of seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be 0..65535, not {self.port}")
 

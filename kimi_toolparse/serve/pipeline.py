@@ -28,8 +28,8 @@ Anthropic's Messages API; the Responses API is the next one). A dialect is an ob
     bytes`` (closes the choices and writes their last pieces, the finish, the usage), ``error(error) ->
     bytes`` (the event that ends a stream whose upstream broke mid-way) and ``ping() -> bytes | None``
     (a keep-alive sent when the upstream is silent for a while, or None for none).
-``error_body(error) -> dict``
-    an :class:`ApiError` in the dialect's error shape (statuses are the same for every dialect).
+``error_status(error) -> int``, ``error_body(error, request_id) -> dict``
+    an :class:`~.request.ApiError`'s status and body in the dialect's error shape.
 
 The internal request (:class:`~.request.Request`) and the dialect-neutral error
 (:class:`~.request.ApiError`: status, ``kind``, message, parameter at fault, machine-readable ``code``;
@@ -48,6 +48,7 @@ from kimi_toolparse import (
     ArgumentsDelta,
     ParsedMessage,
     StreamParser,
+    ToolCallEnd,
     ToolCallStart,
     Tools,
     ends_in_reasoning,
@@ -58,7 +59,7 @@ from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_
 from .request import ApiError, Request, ToolChoice
 from .upstream import Target, completion_body, grammar_fields
 
-__all__ = ["Choice", "Plan", "Run", "plan", "render_prompt"]
+__all__ = ["Choice", "Plan", "Run", "clamp_max_tokens", "plan", "render_prompt"]
 
 #: Where an id list needs an ordinary token: only the number of ordinary ids between specials matters.
 _ORDINARY = 0
@@ -116,7 +117,7 @@ def render_prompt(req: Request, template: str) -> str:
     if req.thinking is not None:
         kwargs["thinking"] = req.thinking
     try:
-        return render(req.messages, tools, model=template, **kwargs)
+        return render(req.messages, tools, model=template, normalize_ids=req.normalize_ids, **kwargs)
     except TypeError as e:
         raise ApiError(400, str(e), param=req.template_kwargs_param) from None
     except ValueError as e:
@@ -165,6 +166,23 @@ def plan(req: Request, template: str, target: Target) -> Plan:
     )
 
 
+def clamp_max_tokens(plan: Plan, limit: int, prompt_tokens: int) -> None:
+    """Lower the upstream's ``max_tokens`` to what a ``prompt_tokens`` prompt leaves of a ``limit``-token
+    context (clients such as Claude Code ask for more than a small context holds); 400 if it leaves none."""
+    room = limit - prompt_tokens
+    if room < 1:
+        raise ApiError(
+            400,
+            f"the prompt is {prompt_tokens} tokens: it leaves no room for an answer in the model's "
+            f"{limit}-token context",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    asked = plan.upstream.get("max_tokens")
+    if asked is not None and asked > room:
+        plan.upstream["max_tokens"] = room
+
+
 def _prefill_ids(prefill: str) -> list[int]:
     """Ids standing for the prefill in token-id mode: its specials, and one ordinary id per text run."""
     ids: list[int] = []
@@ -204,7 +222,7 @@ class Choice:
             return events
         out = []
         for ev in events:
-            if isinstance(ev, (ToolCallStart, ArgumentsDelta)) and (
+            if isinstance(ev, (ToolCallStart, ArgumentsDelta, ToolCallEnd)) and (
                 self.plan.choice == "none" or ev.openai_index >= 1
             ):
                 if isinstance(ev, ToolCallStart):
@@ -317,6 +335,8 @@ class Run:
     created: int
     #: The upstream's last ``usage`` object.
     upstream_usage: dict[str, Any] | None = None
+    #: The prompt's tokens as the gateway counted them (None when it did not need to).
+    prompt_tokens: int | None = None
 
     @property
     def request(self) -> Request:

@@ -65,6 +65,8 @@ class Request:
     template_kwargs: dict[str, Any] = field(default_factory=dict)
     #: The name of the request field the template keyword arguments came from (for error messages).
     template_kwargs_param: str = "chat_template_kwargs"
+    #: Rewrite the history's call ids to ``functions.NAME:IDX`` where they are not (render's normalize_ids).
+    normalize_ids: bool = False
     #: The dialect's own parsed request, for its writer (e.g. chat's ``stream_options``); nothing else
     #: reads it.
     wire: Any = None

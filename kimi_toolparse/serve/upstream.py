@@ -60,7 +60,7 @@ class Target:
         engine = profile(config.engine)
         encode = None
         if engine.prompt_ids and config.prompt != "text":
-            encode = _encoder(config.vocab, required=config.prompt == "ids")
+            encode = _encoder(config.tokenizer, required=config.prompt == "ids")
         elif config.prompt == "ids":
             raise ValueError(f"--prompt ids: --engine {engine.name} takes the prompt as text only")
         return cls(engine, config.grammar, config.upstream_extra, encode)
@@ -72,7 +72,7 @@ class Target:
 
 
 def _encoder(path: str | None, *, required: bool) -> Callable[[str], list[int]] | None:
-    """The Kimi vocabulary's encoder (``--vocab``, else the one shipped with the package), or None (text
+    """The Kimi vocabulary's encoder (``--tokenizer``, else the one shipped with the package), or None (text
     prompts) when there is none and ids were not required."""
     from kimi_toolparse import vocab
 
@@ -82,7 +82,7 @@ def _encoder(path: str | None, *, required: bool) -> Callable[[str], list[int]] 
         else:
             load = getattr(vocab, "load_vocabulary", None)  # the packaged vocabulary, where it ships
             if load is None:
-                raise ValueError("no vocabulary ships with this version: pass --vocab PATH")
+                raise ValueError("no vocabulary ships with this version: pass --tokenizer PATH")
             vocabulary = load()
         vocabulary.tiktoken_encoding  # noqa: B018 - fails now, not at the first request, without tiktoken
     except (ImportError, OSError, ValueError) as e:
@@ -196,6 +196,8 @@ class Upstream:
     config: ServeConfig
     client: aiohttp.ClientSession
     model: str | None = None
+    #: The context length the upstream's /v1/models reports (vLLM's ``max_model_len``); 0: it reports none.
+    context: int | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def headers(self, request_id: str) -> dict[str, str]:
@@ -213,6 +215,7 @@ class Upstream:
         async with self._model_lock:
             if self.model is None:
                 data = await self.get_json("/models", request_id)
+                self._read_context(data)
                 try:
                     self.model = str(data["data"][0]["id"])
                 except (KeyError, IndexError, TypeError):
@@ -223,6 +226,21 @@ class Upstream:
                         code="upstream_bad_response",
                     ) from None
         return self.model
+
+    def _read_context(self, data: Any) -> None:
+        with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
+            self.context = int(data["data"][0]["max_model_len"])
+        if self.context is None or self.context < 1:
+            self.context = 0
+
+    async def max_model_len(self, request_id: str) -> int | None:
+        """The context length the upstream reports, or None (asked once; failures count as none)."""
+        if self.context is None:
+            try:
+                self._read_context(await self.get_json("/models", request_id))
+            except ApiError:
+                return None
+        return self.context or None
 
     async def get_json(self, path: str, request_id: str) -> Any:
         try:

@@ -139,7 +139,7 @@ def test_a_tool_call_comes_out_through_each_engine_profile(engine: str, vocab: A
     wherever the engine takes them; TensorRT-LLM accepts every field (it refuses unknown ones)."""
     with (
         StandIn(lambda r: WEATHER, engine=engine, vocabulary=vocab) as up,
-        gateway(up.base_url, models=("kimi-k2-instruct",), engine=engine, vocab=str(VOCAB_FILE)) as base,
+        gateway(up.base_url, models=("kimi-k2-instruct",), engine=engine, tokenizer=str(VOCAB_FILE)) as base,
     ):
         c = client(base)
         r = c.chat.completions.create(**ASK)
@@ -224,8 +224,8 @@ def test_prompt_modes_and_the_start_up_check(vocab: Any, caplog: pytest.LogCaptu
     with pytest.raises(ValueError, match="--prompt ids: --engine plain takes the prompt as text only"):
         Target.from_config(ServeConfig(upstream="http://h/v1", engine="plain", prompt="ids"))
     with pytest.raises(ValueError, match="--prompt ids needs the Kimi vocabulary"):
-        Target.from_config(ServeConfig(upstream="http://h/v1", prompt="ids", vocab="/nonexistent"))
-    ids = Target.from_config(ServeConfig(upstream="http://h/v1", vocab=str(VOCAB_FILE)))
+        Target.from_config(ServeConfig(upstream="http://h/v1", prompt="ids", tokenizer="/nonexistent"))
+    ids = Target.from_config(ServeConfig(upstream="http://h/v1", tokenizer=str(VOCAB_FILE)))
     assert ids.prompt_mode == "ids" and ids.encode is not None and ids.encode(prompt) == vocab.encode(prompt)
     with pytest.raises(ValueError, match="--prompt must be one of auto, ids, text"):
         ServeConfig(upstream="http://h/v1", prompt="tokens")
