@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -30,6 +30,7 @@ __all__ = [
     "Target",
     "Upstream",
     "UpstreamStream",
+    "UsageSink",
     "apply",
     "completion_body",
     "grammar_fields",
@@ -317,7 +318,13 @@ class UpstreamStream:
         self.response.close()
 
 
-def apply(batch: list[dict[str, Any]], up: UpstreamStream, choices: Sequence[Any]) -> list[tuple[int, Any]]:
+class UsageSink(Protocol):
+    """Where :func:`apply` keeps the upstream's last ``usage`` object (an :class:`UpstreamStream`)."""
+
+    usage: dict[str, Any] | None
+
+
+def apply(batch: list[dict[str, Any]], up: UsageSink, choices: Sequence[Any]) -> list[tuple[int, Any]]:
     """Feed a batch of upstream events to their choices; what each ``feed`` returned, in order."""
     out = []
     n = len(choices)
