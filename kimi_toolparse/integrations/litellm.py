@@ -40,7 +40,13 @@ from typing import Any
 import httpx
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices, Usage
+from litellm.types.utils import (
+    Delta,
+    GenericStreamingChunk,
+    ModelResponse,
+    ModelResponseStream,
+    StreamingChoices,
+)
 
 from kimi_toolparse.call_ids import normalize_tool_call_ids
 from kimi_toolparse.serve.chat import DIALECT, ChatRequest, ChoiceStream, parse_request, plan_request
@@ -85,6 +91,27 @@ def _as_dict(message: Any) -> Any:
     return dump(exclude_none=True) if callable(dump) else message
 
 
+#: What the provider streams to LiteLLM: its plain chunk dicts, or a ModelResponseStream (reasoning).
+Chunk = GenericStreamingChunk | ModelResponseStream
+
+
+def _generic(
+    index: int,
+    text: str,
+    tool_use: Any,
+    finish: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> GenericStreamingChunk:
+    return {
+        "text": text,
+        "tool_use": tool_use,
+        "is_finished": finish is not None,
+        "finish_reason": finish or "",
+        "usage": usage,  # type: ignore[typeddict-item]
+        "index": index,
+    }
+
+
 class KimiCall:
     """One completion through the provider, sans-IO: the upstream body, then raw bytes in, LiteLLM out.
 
@@ -104,20 +131,46 @@ class KimiCall:
         self.run = Run(self.id, self.plan, self.choices, self.created)
         self.usage: dict[str, Any] | None = None
         self._sse = SSEDecoder()
+        self._template: tuple[Delta, StreamingChoices, ModelResponseStream] | None = None
 
     def body(self, upstream_model: str) -> dict[str, Any]:
         """The ``/v1/completions`` request."""
         return {**self.plan.upstream, "model": upstream_model}
 
-    def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> ModelResponseStream:
-        return ModelResponseStream(
-            id=self.id,
-            created=self.created,
-            model=self.plan.request.model,
-            choices=[StreamingChoices(index=index, delta=Delta(**delta), finish_reason=finish)],
-        )
+    def _chunks(self, index: int, delta: dict[str, Any]) -> list[Chunk]:
+        """LiteLLM's stream chunks for one OpenAI delta: content and tool calls as its plain
+        ``GenericStreamingChunk`` dicts (cheap: LiteLLM builds its objects from them), reasoning as a
+        ``ModelResponseStream`` (the dicts have no reasoning field), copied from one made per call."""
+        reasoning = delta.get("reasoning_content")
+        if reasoning:
+            if self._template is None:
+                d = Delta(content=None)
+                self._template = (
+                    d,
+                    StreamingChoices(index=0, delta=d),
+                    ModelResponseStream(id=self.id, created=self.created, model=self.plan.request.model),
+                )
+            d, c, m = self._template
+            choice = c.model_copy(
+                update={"index": index, "delta": d.model_copy(update={"reasoning_content": reasoning})}
+            )
+            return [m.model_copy(update={"choices": [choice]})]
+        out: list[Chunk] = []
+        content = delta.get("content")
+        if content:
+            out.append(_generic(index, content, None))
+        for call in delta.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            tool_use = {
+                "id": call.get("id"),
+                "type": "function",
+                "function": {"name": fn.get("name"), "arguments": fn.get("arguments") or ""},
+                "index": call.get("index", 0),
+            }
+            out.append(_generic(index, "", tool_use))
+        return out
 
-    def feed(self, raw: bytes) -> list[ModelResponseStream]:
+    def feed(self, raw: bytes) -> list[Chunk]:
         """Stream chunks for a piece of the engine's SSE body."""
         try:
             events = self._sse.feed(raw)
@@ -129,22 +182,26 @@ class KimiCall:
             fed = apply(events, self, self.choices)
         except BrokenStream as e:
             raise KimiProviderError(502, str(e)) from None
-        return [self._chunk(i, d) for i, deltas in fed for d in deltas]
+        return [c for i, deltas in fed for d in deltas for c in self._chunks(i, d)]
 
     @property
     def done(self) -> bool:
         """The engine sent ``data: [DONE]``."""
         return self._sse.done
 
-    def finish(self) -> list[ModelResponseStream]:
+    def finish(self) -> list[Chunk]:
         """The last deltas of each choice, then its finish reason; the usage rides on the last chunk."""
-        out = [self._chunk(ch.index, d) for ch in self.choices for d in ch.close()]
-        out += [self._chunk(ch.index, {}, ch.finish_reason) for ch in self.choices]
+        out = [c for ch in self.choices for d in ch.close() for c in self._chunks(ch.index, d)]
         self.run.upstream_usage = self.usage
         prompt, completion = self.run.usage()
-        out[-1].usage = Usage(
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-        )
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        for ch in self.choices:
+            last = ch is self.choices[-1]
+            out.append(_generic(ch.index, "", None, ch.finish_reason, usage if last else None))
         return out
 
     def response(self) -> ModelResponse:
@@ -254,14 +311,14 @@ class KimiK2Provider(CustomLLM):
     # ---- sync (LiteLLM passes everything by keyword: model, messages, api_base, api_key, headers,
     # optional_params, ...) ------------------------------------------------------------------------------
 
-    def _sync_stream(self, kw: dict[str, Any]) -> tuple[KimiCall, Iterator[ModelResponseStream]]:
+    def _sync_stream(self, kw: dict[str, Any]) -> tuple[KimiCall, Iterator[Chunk]]:
         call, opts, base = self._prepare(
             kw["model"], kw["messages"], kw.get("api_base"), kw["optional_params"]
         )
         headers = self._headers(kw.get("api_key"), kw.get("headers"))
         body = call.body(self._model(opts, base, headers))
 
-        def chunks() -> Iterator[ModelResponseStream]:
+        def chunks() -> Iterator[Chunk]:
             try:
                 with self._client.stream("POST", f"{base}/completions", json=body, headers=headers) as r:
                     if r.status_code != 200:
@@ -282,14 +339,12 @@ class KimiK2Provider(CustomLLM):
             pass
         return call.response()
 
-    def streaming(self, *args: Any, **kw: Any) -> Iterator[ModelResponseStream]:  # type: ignore[override]
+    def streaming(self, *args: Any, **kw: Any) -> Iterator[Chunk]:  # type: ignore[override]
         return self._sync_stream(kw)[1]
 
     # ---- async ------------------------------------------------------------------------------------------
 
-    async def _async_chunks(
-        self, kw: dict[str, Any], calls: list[KimiCall]
-    ) -> AsyncIterator[ModelResponseStream]:
+    async def _async_chunks(self, kw: dict[str, Any], calls: list[KimiCall]) -> AsyncIterator[Chunk]:
         call, opts, base = self._prepare(
             kw["model"], kw["messages"], kw.get("api_base"), kw["optional_params"]
         )
@@ -317,7 +372,7 @@ class KimiK2Provider(CustomLLM):
             pass
         return calls[0].response()
 
-    async def astreaming(self, *args: Any, **kw: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+    async def astreaming(self, *args: Any, **kw: Any) -> AsyncIterator[Chunk]:  # type: ignore[override]
         async for chunk in self._async_chunks(kw, []):
             yield chunk
 

@@ -71,7 +71,13 @@ def calls(message: Any) -> list[tuple[str, str, str]]:
 
 
 def kwargs(up: StandIn, **more: Any) -> dict[str, Any]:
-    return {"model": "kimi_toolparse/kimi-k2.5", "messages": USER, "tools": TOOLS, "api_base": up.base_url, **more}
+    return {
+        "model": "kimi_toolparse/kimi-k2.5",
+        "messages": USER,
+        "tools": TOOLS,
+        "api_base": up.base_url,
+        **more,
+    }
 
 
 def test_completion_and_acompletion_streamed_and_not(registered: None, vocab: Any) -> None:
@@ -81,7 +87,10 @@ def test_completion_and_acompletion_streamed_and_not(registered: None, vocab: An
         r = litellm.completion(**kwargs(up))
         msg = r.choices[0].message
         assert calls(msg) == CALLS and r.choices[0].finish_reason == "tool_calls"
-        assert msg.reasoning_content == "Two cities, two calls." and msg.content == "I'll check the weather in both cities."
+        assert (
+            msg.reasoning_content == "Two cities, two calls."
+            and msg.content == "I'll check the weather in both cities."
+        )
         assert r.usage.completion_tokens > 0 and up.requests[-1].body["return_token_ids"] is True
         chunks = list(litellm.completion(**kwargs(up), stream=True))
         built = litellm.stream_chunk_builder(chunks).choices[0]
@@ -121,7 +130,8 @@ def test_failures_are_litellm_errors_with_the_status(registered: None) -> None:
     with StandIn(lambda r: WEATHER) as up:
         with pytest.raises(litellm.exceptions.BadRequestError, match="not in tools"):
             litellm.completion(
-                **kwargs(up, upstream_model="m"), tool_choice={"type": "function", "function": {"name": "nope"}}
+                **kwargs(up, upstream_model="m"),
+                tool_choice={"type": "function", "function": {"name": "nope"}},
             )
     with pytest.raises(litellm.exceptions.BadRequestError, match="api_base"):
         litellm.completion(model="kimi_toolparse/kimi-k2.5", messages=USER)
@@ -131,7 +141,11 @@ def test_a_call_is_sans_io_over_any_cut_of_the_bytes() -> None:
     """The engine's SSE bytes cut anywhere give the same calls (the provider's core has no network)."""
     events = [
         {"choices": [{"index": 0, "text": t, "finish_reason": None}]}
-        for t in ["I'll check", "<|tool_calls_section_begin|>", WEATHER.split("<|tool_calls_section_begin|>")[1]]
+        for t in [
+            "I'll check",
+            "<|tool_calls_section_begin|>",
+            WEATHER.split("<|tool_calls_section_begin|>")[1],
+        ]
     ]
     raw = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
     for size in (1, 7, len(raw)):
@@ -150,7 +164,11 @@ def test_id_hygiene_rewrites_the_history_for_an_openai_compatible_endpoint() -> 
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+                {
+                    "id": "call_abc",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                },
                 {"id": "toolu_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
             ],
         },
@@ -162,9 +180,13 @@ def test_id_hygiene_rewrites_the_history_for_an_openai_compatible_endpoint() -> 
     assert [m["tool_call_id"] for m in fixed[2:]] == ["functions.get_weather:1", "functions.get_weather:0"]
     assert history[1]["tool_calls"][0]["id"] == "call_abc"  # the caller's list is left alone
     hook = KimiToolCallIds(models=["kimi"])
-    data = asyncio.run(hook.async_pre_call_hook(None, None, {"model": "kimi", "messages": history}, "completion"))
+    data = asyncio.run(
+        hook.async_pre_call_hook(None, None, {"model": "kimi", "messages": history}, "completion")
+    )
     assert data["messages"] == fixed
-    other = asyncio.run(hook.async_pre_call_hook(None, None, {"model": "gpt", "messages": history}, "completion"))
+    other = asyncio.run(
+        hook.async_pre_call_hook(None, None, {"model": "gpt", "messages": history}, "completion")
+    )
     assert other["messages"] is history
 
 
@@ -182,7 +204,12 @@ def proxy(config: Path, key: str) -> Iterator[str]:
     """``litellm --config`` on a loopback port; yields its base URL. Skips when the proxy's extra is absent."""
     pytest.importorskip("fastapi", reason="the LiteLLM proxy needs litellm's proxy dependencies")
     port = _free_port()
-    env = {**os.environ, "LITELLM_MASTER_KEY": key, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        **os.environ,
+        "LITELLM_MASTER_KEY": key,
+        "PYTHONPATH": str(ROOT),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     exe = Path(sys.executable).with_name("litellm")
     proc = subprocess.Popen(
         [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
@@ -262,7 +289,9 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
             assert calls(r.choices[0].message) == CALLS and r.choices[0].finish_reason == "tool_calls"
             got: dict[int, list[str]] = {}
             finish = None
-            for chunk in client.chat.completions.create(model="kimi", messages=USER, tools=TOOLS, stream=True):
+            for chunk in client.chat.completions.create(
+                model="kimi", messages=USER, tools=TOOLS, stream=True
+            ):
                 for c in chunk.choices:
                     for tc in c.delta.tool_calls or []:
                         slot = got.setdefault(tc.index, ["", "", ""])
@@ -277,7 +306,11 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
                     "role": "assistant",
                     "content": "",
                     "tool_calls": [
-                        {"id": "call_x1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                        {
+                            "id": "call_x1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{}"},
+                        }
                     ],
                 },
                 {"role": "tool", "tool_call_id": "call_x1", "content": "sun"},
