@@ -53,8 +53,8 @@ def engine_events(tokens: int, reasoning: bool = False) -> list[bytes]:
         text = text.replace("<|tool_calls_section_begin|>", "</think><|tool_calls_section_begin|>", 1)
     for piece in split_tokens(text):
         ids = [SPECIAL_IDS[piece]] if piece in SPECIAL_IDS else [1] * max(1, len(piece) // 4)
-        event = {"id": "c", "object": "text_completion", "created": 0, "model": "m",
-                 "choices": [{"index": 0, "text": piece, "token_ids": ids, "finish_reason": None}]}  # fmt: skip
+        choice = {"index": 0, "text": piece, "token_ids": ids, "finish_reason": None}
+        event = {"id": "c", "object": "text_completion", "created": 0, "model": "m", "choices": [choice]}
         out.append(f"data: {json.dumps(event)}\n\n".encode())
     usage = {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": len(out), "total_tokens": 0}}
     out.append(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
@@ -109,8 +109,10 @@ def wrapper_path(events: list[bytes]) -> float:
         model="kimi-k2-instruct", messages=MESSAGES, stream=True, call_type="completion",
         start_time=time.time(), litellm_call_id="bench", function_id="bench",
     )  # fmt: skip
-    logging.update_environment_variables(model="kimi-k2-instruct", user=None, optional_params={},
-                                         litellm_params={"custom_llm_provider": "kimi_toolparse"})  # fmt: skip
+    params = {"custom_llm_provider": "kimi_toolparse"}
+    logging.update_environment_variables(
+        model="kimi-k2-instruct", user=None, optional_params={}, litellm_params=params
+    )
     litellm.custom_provider_map = [{"provider": "kimi_toolparse", "custom_handler": object()}]
     litellm._custom_providers = ["kimi_toolparse"]
     started = time.perf_counter()

@@ -200,20 +200,20 @@ def test_trtllm_refuses_what_it_does_not_know_and_the_gateway_says_so(vocab: Any
     with (
         StandIn(lambda r: WEATHER, engine="trtllm") as up,
         gateway(up.base_url, models=("kimi-k2-instruct",), engine="vllm", prompt="text") as base,
+        pytest.raises(openai.BadRequestError, match="return_token_ids: Extra inputs are not permitted"),
     ):
-        with pytest.raises(openai.BadRequestError, match="return_token_ids: Extra inputs are not permitted"):
-            client(base).chat.completions.create(**ASK)
+        client(base).chat.completions.create(**ASK)
 
 
 def test_prompt_modes_and_the_start_up_check(vocab: Any, caplog: pytest.LogCaptureFixture) -> None:
     prompt = ktp.render(ASK["messages"], TOOLS, model="kimi-k2-instruct")
-    with caplog.at_level(logging.WARNING, logger="kimi_toolparse.serve"):
-        with (
-            StandIn(lambda r: WEATHER, engine="sglang", vocabulary=vocab) as up,
-            gateway(up.base_url, models=("kimi-k2-instruct",), engine="vllm", prompt="text") as base,
-        ):
-            client(base).chat.completions.create(**ASK)
-            assert up.requests[-1].body["prompt"] == prompt
+    with (
+        caplog.at_level(logging.WARNING, logger="kimi_toolparse.serve"),
+        StandIn(lambda r: WEATHER, engine="sglang", vocabulary=vocab) as up,
+        gateway(up.base_url, models=("kimi-k2-instruct",), engine="vllm", prompt="text") as base,
+    ):
+        client(base).chat.completions.create(**ASK)
+        assert up.requests[-1].body["prompt"] == prompt
     warnings = [r.getMessage() for r in caplog.records if "warning" in r.getMessage()]
     assert (
         len(warnings) == 1 and "--engine vllm, but the upstream's /v1/models says it is sglang" in warnings[0]
