@@ -170,7 +170,7 @@ def test_sglang_runs_in_token_id_mode_so_marker_text_in_arguments_stays_data(voc
     text_pieces = [vocab.decode([i]) for i in all_ids]
     from kimi_toolparse.serve.standin import Piece
 
-    pieces = [Piece(t, (i,)) for t, i in zip(text_pieces, all_ids)]
+    pieces = [Piece(t, (i,)) for t, i in zip(text_pieces, all_ids, strict=True)]
     with (
         StandIn(lambda r: pieces, engine="sglang", vocabulary=vocab) as up,
         gateway(up.base_url, models=("kimi-k2-instruct",), engine="sglang") as base,
