@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from kimi_toolparse import render
+from kimi_toolparse import encode_prompt, render
 
 from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
@@ -90,19 +90,18 @@ class _Metrics:
 class _Gateway:
     config: ServeConfig
     upstream: Upstream
-    #: The Kimi vocabulary that counts prompt tokens, when the gateway has one.
-    vocabulary: Any = None
     metrics: _Metrics = field(default_factory=_Metrics)
 
     async def count(self, prompt: str | list[int]) -> int | None:
-        """The prompt's tokens (special tokens by id), or None without a vocabulary."""
+        """The prompt's tokens (special tokens by id), or None without a vocabulary (``--tokenizer``)."""
         if isinstance(prompt, list):  # sent as token ids
             return len(prompt)
-        if self.vocabulary is None:
+        path = self.config.tokenizer
+        if path is None:
             return None
         if len(prompt) < 16384:
-            return len(self.vocabulary.encode(prompt))
-        return len(await asyncio.to_thread(self.vocabulary.encode, prompt))
+            return len(encode_prompt(prompt, path))
+        return len(await asyncio.to_thread(encode_prompt, prompt, path))
 
     async def clamp(self, p: Plan, request_id: str) -> int | None:
         """Clamp ``max_tokens`` to what the prompt leaves of the context; the prompt's tokens if counted."""
@@ -258,6 +257,13 @@ def create_app(config: ServeConfig) -> Starlette:
             render([{"role": "user", "content": "x"}], None, model=name)
         except ValueError as e:
             raise ValueError(f"--model {name}: {e}") from None
+    if config.tokenizer is not None:
+        try:
+            encode_prompt("", config.tokenizer)  # loads the vocabulary once (it is cached by path)
+        except ImportError as e:
+            raise ValueError(f"--tokenizer needs the tiktoken extra ({e.name} is missing)") from None
+        except ValueError as e:
+            raise ValueError(f"--tokenizer: {e}") from None
     # The engine's profile and the prompt's form: chosen once here, never per request or per token.
     target = Target.from_config(config)
     state: dict[str, _Gateway] = {}
@@ -272,8 +278,7 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            vocabulary = await asyncio.to_thread(_vocabulary, config)
-            state["gw"] = gw = _Gateway(config, Upstream(config, client), vocabulary)
+            state["gw"] = gw = _Gateway(config, Upstream(config, client))
             await _check_engine(gw, target)
             yield
         state.clear()
@@ -458,7 +463,8 @@ async def _consume(up: UpstreamStream, run: Run, rec: _Record) -> None:
     async for batch in up.events():
         if rec.upstream_first is None:
             rec.upstream_first = time.perf_counter()
-        apply(batch, up, run.choices)
+        if batch:
+            apply(batch, up, run.choices)
     rec.upstream_done = time.perf_counter()
     for ch in run.choices:
         ch.close()
@@ -495,8 +501,7 @@ async def _stream(
         yield writer.head()
         try:
             ping = writer.ping()
-            batches = up.events() if ping is None else _with_pings(up.events(), gw.config.ping_interval)
-            async for batch in batches:
+            async for batch in up.events(None if ping is None else gw.config.ping_interval):
                 if batch is None:
                     yield ping
                     continue
@@ -523,40 +528,6 @@ async def _stream(
         gw.metrics.requests.labels(dialect.name, str(rec.status)).inc()
         _log.info(rec.line())
         up.close()
-
-
-async def _with_pings(
-    events: AsyncIterator[list[dict[str, Any]]], every: float
-) -> AsyncIterator[list[dict[str, Any]] | None]:
-    """The upstream's batches, with a None each time ``every`` seconds pass without one."""
-    it = events.__aiter__()
-    pending: asyncio.Future[list[dict[str, Any]]] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(it.__anext__())
-            done, _ = await asyncio.wait((pending,), timeout=every)
-            if not done:
-                yield None
-                continue
-            task, pending = pending, None
-            try:
-                batch = task.result()
-            except StopAsyncIteration:
-                return
-            yield batch
-    finally:
-        if pending is not None:
-            pending.cancel()
-
-
-def _vocabulary(config: ServeConfig) -> Any:
-    """The vocabulary ``--tokenizer`` names (None without one); needs the tiktoken extra."""
-    if config.tokenizer is None:
-        return None
-    from kimi_toolparse import KimiVocabulary
-
-    return KimiVocabulary.from_file(config.tokenizer)
 
 
 def configure_logging(level: str) -> None:

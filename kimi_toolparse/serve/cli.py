@@ -18,11 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     """Register ``serve`` on the main command line."""
     p = subparsers.add_parser(
         "serve",
-        help="serve the OpenAI chat API (tools, streaming) in front of a raw /v1/completions engine",
+        help="serve OpenAI's chat API and Anthropic's Messages API in front of a raw /v1/completions engine",
         description=(
-            "An OpenAI chat-completions server in front of a raw /v1/completions engine: it renders the "
-            "Kimi K2 prompt, streams from the engine and parses tool calls and reasoning. Needs the serve "
-            "extra: pip install 'kimi_toolparse[serve]'."
+            "OpenAI's chat completions and Anthropic's Messages API (Claude Code, the anthropic SDK) in "
+            "front of a raw /v1/completions engine: it renders the Kimi K2 prompt, streams from the engine "
+            "and parses tool calls and reasoning. Needs the serve extra: pip install 'kimi_toolparse[serve]'."
         ),
     )
     p.add_argument(

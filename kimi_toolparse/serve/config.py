@@ -9,17 +9,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from .engines import ENGINE_NAMES, profile
 
-__all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINE_NAMES", "PROMPT_MODES", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
+__all__ = [
+    "API_KEY_ENV",
+    "CONFIG_ENV",
+    "ENGINE_NAMES",
+    "PROMPT_MODES",
+    "SIGNING_KEY_ENV",
+    "UPSTREAM_API_KEY_ENV",
+    "ServeConfig",
+]
 
 #: The key clients must send (``--api-key`` overrides it).
 API_KEY_ENV = "KIMI_TOOLPARSE_API_KEY"
 #: The key sent to the upstream as ``Authorization: Bearer …``; read from the environment only.
 UPSTREAM_API_KEY_ENV = "KIMI_TOOLPARSE_UPSTREAM_API_KEY"
+#: The key of the Messages API's thinking signatures (a random one per start when unset).
+SIGNING_KEY_ENV = "KIMI_TOOLPARSE_SIGNING_KEY"
 #: How worker processes receive the configuration.
 CONFIG_ENV = "KIMI_TOOLPARSE_SERVE_CONFIG"
 #: ``--prompt``: token ids where the engine takes them and a vocabulary is at hand (``auto``), always
@@ -73,7 +84,7 @@ class ServeConfig:
     #: endpoint scales by 0.6: Anthropic's 1.0 is Kimi's recommended 0.6).
     anthropic_temperature_scale: float = 0.6
     #: Messages API: the key of the thinking blocks' signatures (HMAC-SHA256); None: a random key per
-    #: start of the gateway (the signatures are not checked when they come back).
+    #: start of the gateway (the signatures are not checked when they come back; see docs/claude-code.md).
     signing_key: str | None = dataclasses.field(default=None, repr=False)
     #: Messages API: seconds of upstream silence after which a stream gets a ``ping`` event.
     ping_interval: float = 10.0
@@ -112,7 +123,8 @@ class ServeConfig:
         return self.upstream.rstrip("/")
 
     def with_env(self, environ: dict[str, str] | None = None) -> ServeConfig:
-        """Fill the keys left unset from :data:`API_KEY_ENV` and :data:`UPSTREAM_API_KEY_ENV`."""
+        """Fill the keys left unset from :data:`API_KEY_ENV`, :data:`UPSTREAM_API_KEY_ENV` and
+        :data:`SIGNING_KEY_ENV` (else a random signing key, which the workers then share)."""
         env = os.environ if environ is None else environ
         return dataclasses.replace(
             self,
@@ -120,6 +132,7 @@ class ServeConfig:
             upstream_api_key=self.upstream_api_key
             if self.upstream_api_key is not None
             else (env.get(UPSTREAM_API_KEY_ENV) or None),
+            signing_key=self.signing_key or env.get(SIGNING_KEY_ENV) or secrets.token_hex(32),
         )
 
     def to_json(self) -> str:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import orjson
@@ -43,6 +44,11 @@ _ERRORS: dict[str, tuple[str, int | None]] = {
 }
 
 _UNSUPPORTED_BLOCKS = ("image", "document", "search_result", "container_upload")
+#: A call id of the model's own form; a history with any other makes the gateway rewrite them all.
+_KIMI_ID = re.compile(r"functions\.[^:\s]+:\d+")
+#: Claude Code's first system block: billing metadata for Anthropic's API, not words for the model (and
+#: it may change between requests, which would defeat the engine's prefix cache).
+_BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 def error_body(error_type: str, message: str, request_id: str | None = None) -> dict[str, Any]:
@@ -191,7 +197,9 @@ def openai_messages(
             out.append({"role": "system", "content": system})
     elif system:
         texts = [p["text"] for p in _text_parts(_blocks(system, "system"), "system")]
-        out.append({"role": "system", "content": "\n\n".join(texts)})
+        texts = [t for t in texts if not t.startswith(_BILLING_HEADER)]
+        if texts:
+            out.append({"role": "system", "content": "\n\n".join(texts)})
     for i, m in enumerate(messages):
         where = f"messages.{i}"
         role = m.get("role") if isinstance(m, dict) else None
@@ -288,10 +296,12 @@ def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = 
     tools = _tools(req.tools)
     choice, name, parallel = _tool_choice(req.tool_choice, tools)
     temperature = None if req.temperature is None else req.temperature * config.anthropic_temperature_scale
+    messages = openai_messages(req.system, req.messages)
+    ids = [c["id"] for m in messages for c in m.get("tool_calls", ())]
     return Request(
         wire=req,
         model=req.model,
-        messages=openai_messages(req.system, req.messages),
+        messages=messages,
         tools=tools,
         tool_choice=choice,
         tool_name=name,
@@ -303,7 +313,8 @@ def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = 
         stop=list(req.stop_sequences or []),
         stream=req.stream,
         thinking=_thinking(req.thinking),
-        normalize_ids=True,
+        # the model's own ids go back as they were; foreign ones (toolu_...) make K2 stall
+        normalize_ids=not all(_KIMI_ID.fullmatch(i) for i in ids),
     )
 
 

@@ -145,7 +145,8 @@ class Reply:
 
 
 #: Request body (the parsed JSON) -> the raw output of one choice: text (cut into tokens by the stand-in),
-#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``).
+#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``). A prompt sent
+#: as token ids reaches it decoded to text when the stand-in has a vocabulary (the ids in ``prompt_token_ids``).
 Responder = Callable[[dict[str, Any]], "str | Sequence[str | Piece] | Reply"]
 
 
@@ -245,12 +246,16 @@ class StandIn:
 
     @property
     def prompts(self) -> list[Any]:
-        """The ``prompt`` of every completion request received, in order."""
-        return [
-            r.body.get("prompt")
-            for r in self.requests
-            if r.path.endswith("/completions") and isinstance(r.body, dict)
-        ]
+        """The ``prompt`` of every completion request received, in order; one sent as token ids comes
+        decoded to text when the stand-in has a vocabulary (``requests`` keeps the bodies as sent)."""
+        out = []
+        for r in self.requests:
+            if r.path.endswith("/completions") and isinstance(r.body, dict):
+                prompt = r.body.get("prompt")
+                if isinstance(prompt, list) and self.vocabulary is not None:
+                    prompt = self.vocabulary.decode(prompt)
+                out.append(prompt)
+        return out
 
     def start(self, *, log_level: str = "critical") -> StandIn:
         """Serve in a background thread on a loopback port (a free one when ``port`` is 0)."""
@@ -412,7 +417,13 @@ class StandIn:
             await self._whole(send, head, choices, usage, with_ids, prompt_ids)
 
     def _reply(self, body: dict[str, Any]) -> Reply:
-        out = self.responder(body) if self.responder is not None else ""
+        if self.responder is None:
+            return Reply("")
+        prompt = body.get("prompt")
+        if isinstance(prompt, list) and self.vocabulary is not None:
+            # a prompt sent as token ids: the responder reads it as text (the ids stay in prompt_token_ids)
+            body = {**body, "prompt": self.vocabulary.decode(prompt), "prompt_token_ids": prompt}
+        out = self.responder(body)
         return out if isinstance(out, Reply) else Reply(out)
 
     def _prompt_ids(self, prompt: Any) -> list[int] | None:

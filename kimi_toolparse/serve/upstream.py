@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -292,6 +293,55 @@ class Upstream:
         return UpstreamStream(response)
 
 
+class _Silence:
+    """Interrupts the read of a silent stream every ``every`` seconds so that the reader can send a ping.
+
+    One timer per stream, re-armed when it fires (a read only notes the time, so the hot path pays nothing):
+    it cancels the reading task, and only while that task waits in :meth:`read`, never while it sends.
+    Cancelling ``readany()`` loses nothing: the bytes stay buffered for the next call."""
+
+    def __init__(self, every: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.every = every
+        self.last = self.loop.time()
+        self.reading = False
+        self.fired = False
+        self.handle = self.loop.call_at(self.last + every, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        due = self.last + self.every
+        if now >= due:
+            if self.reading and self.task is not None:
+                self.fired = True
+                self.task.cancel()
+            due = now + self.every
+        self.handle = self.loop.call_at(due, self._check)
+
+    async def read(self, content: aiohttp.StreamReader) -> bytes | None:
+        """The next bytes, or None when the timer interrupted the wait (time for a ping)."""
+        self.reading = True
+        try:
+            raw = await content.readany()
+        except asyncio.CancelledError:
+            if not self.fired:
+                raise
+            self.fired = False
+            # a cancellation of our own; another one that came with it still ends the task
+            if sys.version_info >= (3, 11) and self.task is not None and self.task.uncancel() > 0:
+                raise
+            self.last = self.loop.time()
+            return None
+        finally:
+            self.reading = False
+        self.last = self.loop.time()
+        return raw
+
+    def stop(self) -> None:
+        self.handle.cancel()
+
+
 class UpstreamStream:
     """One streamed upstream completion: its SSE events, parsed, with per-read timeouts."""
 
@@ -299,11 +349,24 @@ class UpstreamStream:
         self.response = response
         self.usage: dict[str, Any] | None = None
 
-    async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Lists of parsed events, one list per network read (so a burst is handled at once)."""
+    async def events(self, ping_every: float | None = None) -> AsyncIterator[list[dict[str, Any]] | None]:
+        """Lists of parsed events, one list per network read (so a burst is handled at once); with
+        ``ping_every``, a None each time that many seconds pass without a read (for keep-alive events)."""
         sse = SSEDecoder()
+        content = self.response.content
+        silence = None if ping_every is None else _Silence(ping_every)
         try:
-            async for raw in self.response.content.iter_any():
+            while True:
+                if silence is None:
+                    raw = await content.readany()
+                else:
+                    got = await silence.read(content)
+                    if got is None:
+                        yield None
+                        continue
+                    raw = got
+                if not raw:
+                    break
                 out = sse.feed(raw)
                 if out:
                     yield out
@@ -311,6 +374,9 @@ class UpstreamStream:
                     return
         except ValueError as e:
             raise BrokenStream(str(e)) from None
+        finally:
+            if silence is not None:
+                silence.stop()
         if sse.pending:
             raise BrokenStream("the upstream stream ended in the middle of an event")
 

@@ -22,3 +22,27 @@ def numbered(request: dict[str, Any]) -> str:
 def long_answer(request: dict[str, Any]) -> str:
     """Many tokens, for streams that are cut while running."""
     return "word " * 5000
+
+
+_BASH_RESULT = re.compile(r"## Return of (functions\.Bash:\d+)\n(.*?)<\|im_end\|>", re.S)
+
+
+def claude_code_bash(request: dict[str, Any]) -> str:
+    """A scripted agent turn for Claude Code: a Bash call (the model's own id), then an answer quoting its
+    result; any other request (titles, side questions) gets a short text. Reasoning first on a thinking
+    prompt."""
+    prompt = request["prompt"]
+    results = _BASH_RESULT.findall(prompt)
+    if results:
+        _, output = results[-1]
+        out = f"It printed: {output.strip()[:200]}<|im_end|>"
+    elif "type Bash" in prompt or '"name":"Bash"' in prompt:
+        out = (
+            "I'll run it.<|tool_calls_section_begin|><|tool_call_begin|>functions.Bash:0"
+            '<|tool_call_argument_begin|>{"command": "echo kimi-roundtrip && ls", '
+            '"description": "Print a marker and list the files"}<|tool_call_end|><|tool_calls_section_end|>'
+            "<|im_end|>"
+        )
+    else:
+        out = "OK<|im_end|>"
+    return "The user wants a command run.</think>" + out if prompt.endswith("<think>") else out

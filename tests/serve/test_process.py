@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +25,7 @@ openai = pytest.importorskip(
     "openai", reason="the serve tests need the test extra (pip install -e '.[test]')"
 )
 
-from ..conftest import ROOT  # noqa: E402
+from ..conftest import ROOT, VOCAB_FILE, need_shared  # noqa: E402
 
 KIMI = str(Path(sys.executable).with_name("kimi-toolparse"))
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -236,3 +237,55 @@ def test_two_workers_serve_the_same_port() -> None:
                 model="kimi-k2-instruct", messages=[{"role": "user", "content": f"request {n}"}], tools=TOOLS
             )
             assert r.choices[0].message.content == f"Looking up city {n} now."
+
+
+def test_the_command_serves_the_messages_api_with_two_workers() -> None:
+    """``kimi-toolparse serve --workers 2`` with the Messages flags: a Bash tool round trip through the
+    anthropic SDK (the model's own id back in the prompt), one thinking signature whichever worker answers,
+    Claude Code's max_tokens of 64000 taken by a 4000-token context, and count_tokens equal to the usage."""
+    anthropic = pytest.importorskip("anthropic")
+    vocab = need_shared(VOCAB_FILE)
+    bash = [{"name": "Bash", "description": "Run a command.", "input_schema": {"type": "object"}}]
+    flags = ["--model", "kimi-k2.5", "--workers", "2", "--tokenizer", str(vocab), "--max-model-len", "4000"]
+    with (
+        standin("claude_code_bash", "--vocab", str(vocab)) as (_, up),
+        serve("--upstream", up, *flags, "--api-key", "k") as (_, base),
+    ):
+        c = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0, timeout=20)
+        messages: list[Any] = [{"role": "user", "content": "run it"}]
+        signatures = set()
+        for _ in range(4):
+            first = c.messages.create(model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash)
+            signatures.add(first.content[0].signature)
+        assert len(signatures) == 1 and first.stop_reason == "tool_use"
+        call = first.content[-1]
+        assert (call.id, call.name, call.input["command"]) == (
+            "functions.Bash:0",
+            "Bash",
+            "echo kimi-roundtrip && ls",
+        )
+        messages += [
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "kimi-roundtrip"}],
+            },
+        ]
+        with c.messages.stream(model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash) as stream:
+            final = stream.get_final_message()
+        assert final.content[-1].text == "It printed: kimi-roundtrip" and final.stop_reason == "end_turn"
+        counted = c.messages.count_tokens(model="kimi-k2.5", messages=messages, tools=bash).input_tokens
+        assert counted == final.usage.input_tokens
+
+
+def test_a_bad_tokenizer_is_one_line() -> None:
+    r = subprocess.run(
+        [KIMI, "serve", "--upstream", "http://127.0.0.1:1/v1", "--tokenizer", "/nonexistent/tiktoken.model"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        r.returncode == 2
+        and r.stderr.startswith("kimi-toolparse: --tokenizer")
+        and len(r.stderr.splitlines()) == 1
+    )
