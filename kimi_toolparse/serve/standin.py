@@ -145,8 +145,8 @@ class Reply:
 
 
 #: Request body (the parsed JSON) -> the raw output of one choice: text (cut into tokens by the stand-in),
-#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``). A prompt sent
-#: as token ids reaches it decoded to text when the stand-in has a vocabulary (the ids in ``prompt_token_ids``).
+#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``). A prompt
+#: sent as token ids reaches it as text when the stand-in has a vocabulary (the ids: ``prompt_token_ids``).
 Responder = Callable[[dict[str, Any]], "str | Sequence[str | Piece] | Reply"]
 
 

@@ -240,17 +240,55 @@ def proxy(config: Path, key: str) -> Iterator[str]:
             proc.wait(5)
 
 
+class _ChatEndpoint:
+    """A bare OpenAI-compatible chat endpoint (ASGI) that keeps every request body and answers "Done."."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"].endswith("/chat/completions"):
+            self.bodies.append(json.loads(raw))
+        body = json.dumps(
+            {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "kimi",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "Done."},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: Path, vocab: Any) -> None:
     """The proxy from a config file: the provider by its dotted path for one model, the id-hygiene callback
-    for an OpenAI-compatible Kimi endpoint (here the gateway itself) behind another."""
+    for another behind an OpenAI-compatible Kimi endpoint (which must receive functions.NAME:IDX ids)."""
     openai = pytest.importorskip("openai")
-    from tests.serve.conftest import gateway
+    from tests.serve.conftest import serve_app
 
     key = "sk-kimi-toolparse-test-0123456789"
+    endpoint = _ChatEndpoint()
     with (
         StandIn(lambda r: REASONED, engine="vllm", vocabulary=vocab) as raw,
-        StandIn(lambda r: "Done.<|im_end|>") as behind,
-        gateway(behind.base_url, models=("kimi-k2-instruct",)) as endpoint,
+        serve_app(endpoint) as chat_base,
     ):
         config = tmp_path / "config.yaml"
         config.write_text(
@@ -264,8 +302,8 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
                         {
                             "model_name": "kimi-openai",
                             "litellm_params": {
-                                "model": "openai/kimi-k2-instruct",
-                                "api_base": endpoint,
+                                "model": "openai/kimi-k2",
+                                "api_base": chat_base + "/v1",
                                 "api_key": "none",
                             },
                         },
@@ -286,6 +324,7 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
             client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=60)
             r = client.chat.completions.create(model="kimi", messages=USER, tools=TOOLS)
             assert calls(r.choices[0].message) == CALLS and r.choices[0].finish_reason == "tool_calls"
+            assert r.choices[0].message.model_extra.get("reasoning_content") == "Two cities, two calls."
             got: dict[int, list[str]] = {}
             finish = None
             for chunk in client.chat.completions.create(
@@ -299,21 +338,17 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
                         slot[2] += (tc.function.arguments if tc.function else None) or ""
                     finish = c.finish_reason or finish
             assert [tuple(got[i]) for i in sorted(got)] == CALLS and finish == "tool_calls"
+            call = {
+                "id": "call_x1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": "{}"},
+            }
             history = [
                 *USER,
-                {
-                    "role": "assistant",
-                    "content": "",
-                    "tool_calls": [
-                        {
-                            "id": "call_x1",
-                            "type": "function",
-                            "function": {"name": "get_weather", "arguments": "{}"},
-                        }
-                    ],
-                },
+                {"role": "assistant", "content": "", "tool_calls": [call]},
                 {"role": "tool", "tool_call_id": "call_x1", "content": "sun"},
             ]
             client.chat.completions.create(model="kimi-openai", messages=history, tools=TOOLS)
-            prompt = behind.prompts[-1]
-            assert "functions.get_weather:0" in prompt and "call_x1" not in prompt
+            sent = endpoint.bodies[-1]["messages"]
+            assert sent[1]["tool_calls"][0]["id"] == "functions.get_weather:0"
+            assert sent[2]["tool_call_id"] == "functions.get_weather:0"
