@@ -287,7 +287,7 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
     key = "sk-kimi-toolparse-test-0123456789"
     endpoint = _ChatEndpoint()
     with (
-        StandIn(lambda r: REASONED, engine="vllm", vocabulary=vocab) as raw,
+        StandIn(lambda r: REASONED, engine="llamacpp", vocabulary=vocab) as raw,
         serve_app(endpoint) as chat_base,
     ):
         config = tmp_path / "config.yaml"
@@ -297,7 +297,11 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
                     "model_list": [
                         {
                             "model_name": "kimi",
-                            "litellm_params": {"model": "kimi_toolparse/kimi-k2.5", "api_base": raw.base_url},
+                            "litellm_params": {
+                                "model": "kimi_toolparse/kimi-k2.5",
+                                "api_base": raw.base_url,
+                                "engine": "llamacpp",  # a per-model option of the provider
+                            },
                         },
                         {
                             "model_name": "kimi-openai",
@@ -338,6 +342,7 @@ def test_the_litellm_proxy_serves_kimi_tool_calls_with_the_models_ids(tmp_path: 
                         slot[2] += (tc.function.arguments if tc.function else None) or ""
                     finish = c.finish_reason or finish
             assert [tuple(got[i]) for i in sorted(got)] == CALLS and finish == "tool_calls"
+            assert "<|tool_call_begin|>" in raw.requests[-1].body["preserved_tokens"]
             call = {
                 "id": "call_x1",
                 "type": "function",
