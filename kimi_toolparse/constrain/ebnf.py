@@ -192,13 +192,14 @@ def no_marker_start_in_strings(grammar: str) -> str:
 
     llama.cpp matches a character class against a token's text, special tokens included, so a JSON string
     could otherwise take ``<|tool_call_end|>`` whole. Each negated class that excludes ``"`` (a JSON
-    string's characters) becomes ``("<"* [^...<|])``: a ``<`` must be followed by a character that is
-    neither ``|`` nor another ``<``. A ``<`` right before the closing quote or a backslash escape is then
-    written ``\\u003c`` (the same JSON value)."""
+    string's characters) becomes ``([^...<] | "<"+ [^...<|])``: a run of ``<`` must be followed by a
+    character that is neither ``|`` nor another ``<``. A ``<`` right before the closing quote or a
+    backslash escape is then written ``\\u003c`` (the same JSON value)."""
     out: list[str] = []
     for t in _TOKEN.findall(grammar):
         if t.startswith("[^") and '"' in t:
-            t = f'("<"* {t[:-1]}{_class_char("<")}{_class_char("|")}])'
+            lt, bar = _class_char("<"), _class_char("|")
+            t = f'({t[:-1]}{lt}] | "<"+ {t[:-1]}{lt}{bar}])'
         out.append(t)
     return "".join(out)
 

@@ -348,3 +348,24 @@ def test_gbnf_json_strings_cannot_hold_a_marker_start(value: str, ok: bool) -> N
     assert accepts_text("gbnf", weather.text, section(call("get_weather", 0, f'{{"city": "{value}"}}'))) == ok
     free = ktp.grammar_for([tool("f", {"type": "object"})], format="gbnf")
     assert accepts_text("gbnf", free.text, section(call("f", 0, f'{{"{value}": 1}}'))) == ok
+
+
+def test_gbnf_json_string_rule_property() -> None:
+    """Any string value: the token-id GBNF takes its JSON text exactly when no ``<`` run in it is followed
+    by ``|``, a backslash escape or the closing quote."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    grammar = ktp.grammar_for([WEATHER], format="gbnf")
+    bad = re.compile(r"<+(?:[|\\]|$)")
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(alphabet='ab<|\\"\n é', max_size=10))
+    def check(value: str) -> None:
+        content = json.dumps(value, ensure_ascii=False)[1:-1]
+        raw = section(call("get_weather", 0, f'{{"city": "{content}"}}'))
+        assert accepts_text("gbnf", grammar.text, raw) == (bad.search(content) is None), content
+
+    check()

@@ -229,3 +229,30 @@ def test_prompt_modes_and_the_start_up_check(vocab: Any, caplog: pytest.LogCaptu
     assert ids.prompt_mode == "ids" and ids.encode is not None and ids.encode(prompt) == vocab.encode(prompt)
     with pytest.raises(ValueError, match="--prompt must be one of auto, ids, text"):
         ServeConfig(upstream="http://h/v1", prompt="tokens")
+
+
+def test_every_body_keeps_the_profile_and_the_request_property() -> None:
+    """Whatever the request: the profile's fields are in the body, the client's stops come in order (after
+    ``<|im_end|>`` where the engine has no stop_token_ids), unset sampling fields are left out."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    fields = ("max_tokens", "temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.sampled_from(ENGINE_NAMES),
+        st.lists(st.text(max_size=5), max_size=4),
+        st.integers(1, 16),
+        st.dictionaries(st.sampled_from(fields), st.none() | st.integers(0, 100)),
+    )
+    def check(name: str, stop: list[str], n: int, sampling: dict[str, Any]) -> None:
+        p = PROFILES[name]
+        body = completion_body(p, "P", stop=stop, n=n, sampling=sampling)
+        assert all(body[k] == v for k, v in p.keep_special.items())
+        assert all(body[k] == v for k, v in p.ids_request.items())
+        assert body["stop"] == (stop if p.stop_token_ids else [IM_END, *stop]) and body["n"] == n
+        assert ("stop_token_ids" in body) == p.stop_token_ids
+        assert {k for k in fields if k in body} == {k for k, v in sampling.items() if v is not None}
+
+    check()
