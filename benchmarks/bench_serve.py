@@ -167,34 +167,37 @@ async def _direct(session: aiohttp.ClientSession, base: str) -> int:
     return n
 
 
+async def _usage_of_stream(
+    session: aiohttp.ClientSession, url: str, body: dict[str, object], marker: bytes
+) -> int:
+    """Stream ``url`` to the end; the output tokens of the usage in the (last) event that holds ``marker``."""
+    tokens = 0
+    async with session.post(url, json=body) as r:
+        async for line in r.content:
+            if line.startswith(b"data: {") and marker in line:
+                usage = json.loads(line[6:])["usage"]
+                tokens = usage.get("completion_tokens") or usage.get("output_tokens") or 0
+    return tokens
+
+
 async def _chat(session: aiohttp.ClientSession, base: str) -> int:
-    body = {
+    body: dict[str, object] = {
         "model": "kimi-k2-instruct",
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    tokens = 0
-    async with session.post(f"{base}/v1/chat/completions", json=body) as r:
-        async for line in r.content:
-            if line.startswith(b"data: {") and b'"usage":{' in line:
-                tokens = json.loads(line[6:])["usage"]["completion_tokens"]
-    return tokens
+    return await _usage_of_stream(session, f"{base}/v1/chat/completions", body, b'"usage":{')
 
 
 async def _messages(session: aiohttp.ClientSession, base: str) -> int:
-    body = {
+    body: dict[str, object] = {
         "model": "kimi-k2-instruct",
         "max_tokens": 4096,
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
     }
-    tokens = 0
-    async with session.post(f"{base}/v1/messages", json=body) as r:
-        async for line in r.content:
-            if line.startswith(b"data: {") and b'"message_delta"' in line:
-                tokens = json.loads(line[6:])["usage"]["output_tokens"]
-    return tokens
+    return await _usage_of_stream(session, f"{base}/v1/messages", body, b'"message_delta"')
 
 
 CLIENTS = {"direct": _direct, "gateway": _chat, "messages": _messages}

@@ -36,7 +36,7 @@ from kimi_toolparse import encode_prompt, render
 from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
 from .engines import engine_mismatch
-from .pipeline import Plan, Run, clamp_max_tokens, plan
+from .pipeline import Dialect, Plan, Run, clamp_max_tokens, plan
 from .request import ApiError
 from .upstream import BrokenStream, Target, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
@@ -45,9 +45,6 @@ __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_en
 #: One JSON line per request goes to this logger.
 LOGGER_NAME = "kimi_toolparse.serve"
 _log = logging.getLogger(LOGGER_NAME)
-
-#: A dialect (see :mod:`.pipeline` for its interface).
-Dialect = Any
 
 
 class _Metrics:
@@ -502,8 +499,9 @@ async def _stream(
         try:
             ping = writer.ping()
             async for batch in up.events(None if ping is None else gw.config.ping_interval):
-                if batch is None:
-                    yield ping
+                if batch is None:  # the upstream is silent: keep the client's connection alive
+                    if ping is not None:
+                        yield ping
                     continue
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()

@@ -18,14 +18,13 @@ import re
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from kimi_toolparse import ContentDelta, ReasoningDelta, ToolCallEnd
 
-from .chat import validation_error
 from .config import ServeConfig
 from .pipeline import Choice, Plan, Run
-from .request import ApiError, Request
+from .request import ApiError, Request, validate_body
 
 __all__ = ["RAW_ARGUMENTS", "MessageChoice", "Messages", "MessagesRequest", "to_request", "tool_input"]
 
@@ -281,12 +280,8 @@ def _tool_choice(
 
 
 def parse_request(data: Any) -> MessagesRequest:
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    try:
-        return MessagesRequest.model_validate(data)
-    except ValidationError as e:
-        raise validation_error(e) from None
+    """Validate the JSON body, or raise a 400 naming the field."""
+    return validate_body(MessagesRequest, data)
 
 
 def to_request(req: MessagesRequest, config: ServeConfig, *, count_only: bool = False) -> Request:

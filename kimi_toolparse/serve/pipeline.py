@@ -8,10 +8,14 @@ Every served API (a *dialect*) goes through the same steps, and only the first a
 Sans-IO: nothing here talks to the network (:mod:`.upstream` does, :mod:`.app` drives it).
 
 The dialect interface (one module per API: :mod:`.chat` for chat completions, :mod:`.messages` for
-Anthropic's Messages API; the Responses API is the next one). A dialect is an object with:
+Anthropic's Messages API; the Responses API is the next one), written down as :class:`Dialect` and
+:class:`StreamWriter` for the type checker. A dialect is an object with:
 
 ``name``
     its label in the metrics and the log (``"chat"``, ``"messages"``).
+``counts_prompt``
+    True when its stream needs the prompt's token count before the upstream answers (Messages'
+    ``message_start``); the app counts it with ``--tokenizer``, into ``Run.prompt_tokens``.
 ``read(data, config) -> Request``
     the parsed JSON body into a :class:`Request`, raising :class:`ApiError` (with ``param``) when it is
     not valid. Everything the wire format says about tools, sampling or thinking is translated here;
@@ -42,7 +46,7 @@ import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kimi_toolparse import (
     ArgumentsDelta,
@@ -56,10 +60,11 @@ from kimi_toolparse import (
 )
 from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_IDS, THINK_END
 
+from .config import ServeConfig
 from .request import ApiError, Request, ToolChoice
 from .upstream import Target, completion_body, grammar_fields
 
-__all__ = ["Choice", "Plan", "Run", "clamp_max_tokens", "plan", "render_prompt"]
+__all__ = ["Choice", "Dialect", "Plan", "Run", "StreamWriter", "clamp_max_tokens", "plan", "render_prompt"]
 
 #: Where an id list needs an ordinary token: only the number of ordinary ids between specials matters.
 _ORDINARY = 0
@@ -351,3 +356,36 @@ class Run:
                 p = int(u.get("prompt_tokens") or 0)
                 c = int(u.get("completion_tokens") or 0)
         return p, c
+
+
+class StreamWriter(Protocol):
+    """One streamed answer in a dialect's wire format (see the module's docstring)."""
+
+    def head(self) -> bytes: ...
+
+    def pieces(self, index: int, out: Any) -> str: ...
+
+    def tail(self) -> bytes: ...
+
+    def error(self, error: ApiError) -> bytes: ...
+
+    def ping(self) -> bytes | None: ...
+
+
+class Dialect(Protocol):
+    """A served API: its request shape in, its answer and error shapes out (see the module's docstring)."""
+
+    name: str
+    counts_prompt: bool
+
+    def read(self, data: Any, config: ServeConfig) -> Request: ...
+
+    def choice(self, index: int, plan: Plan) -> Any: ...
+
+    def error_status(self, error: ApiError) -> int: ...
+
+    def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]: ...
+
+    def body(self, run: Run) -> dict[str, Any]: ...
+
+    def writer(self, run: Run) -> StreamWriter: ...

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -165,6 +165,19 @@ def broken_error(e: BaseException) -> ApiError:
     )
 
 
+@contextlib.contextmanager
+def _connection_errors() -> Iterator[None]:
+    """Failures to reach the upstream or to hear from it in time, as the gateway's errors."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as e:
+        raise _unreachable(e) from None
+    except asyncio.TimeoutError:
+        raise timeout_error() from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise _unreachable(e) from None
+
+
 def _upstream_status(status: int, text: str) -> ApiError:
     detail = text[:300]
     with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
@@ -236,27 +249,24 @@ class Upstream:
             self.context = 0
 
     async def max_model_len(self, request_id: str) -> int | None:
-        """The context length the upstream reports, or None (asked once; failures count as none)."""
+        """The context length the upstream reports, or None (asked once; an upstream that cannot be
+        reached is asked again next time, one that answers without it is not)."""
         if self.context is None:
             try:
                 self._read_context(await self.get_json("/models", request_id))
-            except ApiError:
+            except ApiError as e:
+                if e.code not in ("upstream_unreachable", "upstream_timeout"):
+                    self.context = 0
                 return None
         return self.context or None
 
     async def get_json(self, path: str, request_id: str) -> Any:
-        try:
+        with _connection_errors():
             async with self.client.get(
                 self.config.upstream_base + path, headers=self.headers(request_id)
             ) as r:
                 status = r.status
                 raw = await r.read()
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
         if status != 200:
             raise ApiError(
                 502, f"the upstream answered {path} with {status}", kind="upstream", code="upstream_error"
@@ -272,16 +282,10 @@ class Upstream:
         """POST the completion; its stream once the upstream answered 200, else the error it amounts to."""
         headers = self.headers(request_id)
         headers["content-type"] = "application/json"
-        try:
+        with _connection_errors():
             response = await self.client.post(
                 self.config.upstream_base + "/completions", data=orjson.dumps(body), headers=headers
             )
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
         if response.status != 200:
             try:
                 text = (await response.read()).decode("utf-8", "replace")

@@ -26,6 +26,7 @@ openai = pytest.importorskip(
 )
 
 from ..conftest import ROOT, VOCAB_FILE, need_shared  # noqa: E402
+from .responders import BASH_COMMANDS  # noqa: E402
 
 KIMI = str(Path(sys.executable).with_name("kimi-toolparse"))
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -240,9 +241,9 @@ def test_two_workers_serve_the_same_port() -> None:
 
 
 def test_the_command_serves_the_messages_api_with_two_workers() -> None:
-    """``kimi-toolparse serve --workers 2`` with the Messages flags: a Bash tool round trip through the
-    anthropic SDK (the model's own id back in the prompt), one thinking signature whichever worker answers,
-    Claude Code's max_tokens of 64000 taken by a 4000-token context, and count_tokens equal to the usage."""
+    """``kimi-toolparse serve --workers 2`` with the Messages flags: two Bash tool round trips through the
+    anthropic SDK (the model's own ids, functions.Bash:0 then :1), one thinking signature whichever worker
+    answers, Claude Code's max_tokens of 64000 taken by a 4000-token context, count_tokens equal to usage."""
     anthropic = pytest.importorskip("anthropic")
     vocab = need_shared(VOCAB_FILE)
     bash = [{"name": "Bash", "description": "Run a command.", "input_schema": {"type": "object"}}]
@@ -258,24 +259,24 @@ def test_the_command_serves_the_messages_api_with_two_workers() -> None:
             first = c.messages.create(model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash)
             signatures.add(first.content[0].signature)
         assert len(signatures) == 1 and first.stop_reason == "tool_use"
-        call = first.content[-1]
-        assert (call.id, call.name, call.input["command"]) == (
-            "functions.Bash:0",
-            "Bash",
-            "echo kimi-roundtrip && ls",
-        )
-        messages += [
-            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-            {
-                "role": "user",
-                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "kimi-roundtrip"}],
-            },
-        ]
-        with c.messages.stream(model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash) as stream:
-            final = stream.get_final_message()
-        assert final.content[-1].text == "It printed: kimi-roundtrip" and final.stop_reason == "end_turn"
+        reply = first
+        for n, command in enumerate(BASH_COMMANDS):  # two Bash turns, then the answer
+            call = reply.content[-1]
+            assert (call.id, call.name, call.input["command"]) == (f"functions.Bash:{n}", "Bash", command)
+            messages += [
+                {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": call.id, "content": f"out-{n}"}],
+                },
+            ]
+            with c.messages.stream(
+                model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash
+            ) as stream:
+                reply = stream.get_final_message()
+        assert reply.content[-1].text == "It printed: out-0 | out-1" and reply.stop_reason == "end_turn"
         counted = c.messages.count_tokens(model="kimi-k2.5", messages=messages, tools=bash).input_tokens
-        assert counted == final.usage.input_tokens
+        assert counted == reply.usage.input_tokens
 
 
 def test_a_bad_tokenizer_is_one_line() -> None:
