@@ -146,7 +146,7 @@ class Reply:
 
 #: Request body (the parsed JSON) -> the raw output of one choice: text (cut into tokens by the stand-in),
 #: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``). A prompt
-#: sent as token ids reaches it as text when the stand-in has a vocabulary (the ids: ``prompt_token_ids``).
+#: sent as token ids reaches it as text where a vocabulary decodes it (the ids: ``prompt_token_ids``).
 Responder = Callable[[dict[str, Any]], "str | Sequence[str | Piece] | Reply"]
 
 
@@ -252,10 +252,23 @@ class StandIn:
         for r in self.requests:
             if r.path.endswith("/completions") and isinstance(r.body, dict):
                 prompt = r.body.get("prompt")
-                if isinstance(prompt, list) and self.vocabulary is not None:
-                    prompt = self.vocabulary.decode(prompt)
-                out.append(prompt)
+                decoder = self._decoder() if isinstance(prompt, list) else None
+                out.append(decoder.decode(prompt) if decoder is not None else prompt)
         return out
+
+    def _decoder(self) -> Any:
+        """What decodes a prompt sent as ids: :attr:`vocabulary`, else the vocabulary that ships with the
+        package where it does (decoding needs no tiktoken), else None."""
+        if self.vocabulary is not None:
+            return self.vocabulary
+        from kimi_toolparse import vocab
+
+        load = getattr(vocab, "load_vocabulary", None)
+        if load is None:
+            return None
+        with contextlib.suppress(OSError, ValueError):
+            return load()
+        return None
 
     def start(self, *, log_level: str = "critical") -> StandIn:
         """Serve in a background thread on a loopback port (a free one when ``port`` is 0)."""
@@ -420,9 +433,10 @@ class StandIn:
         if self.responder is None:
             return Reply("")
         prompt = body.get("prompt")
-        if isinstance(prompt, list) and self.vocabulary is not None:
+        decoder = self._decoder() if isinstance(prompt, list) else None
+        if decoder is not None:
             # a prompt sent as token ids: the responder reads it as text (the ids stay in prompt_token_ids)
-            body = {**body, "prompt": self.vocabulary.decode(prompt), "prompt_token_ids": prompt}
+            body = {**body, "prompt": decoder.decode(prompt), "prompt_token_ids": prompt}
         out = self.responder(body)
         return out if isinstance(out, Reply) else Reply(out)
 

@@ -186,3 +186,27 @@ def test_engine_shapes_answer_as_each_engine_does() -> None:
         }
     with pytest.raises(ValueError, match="engine must be one of vllm, sglang"):
         _ = StandIn(engine="tgi").shape
+
+
+def test_a_prompt_sent_as_ids_reaches_the_responder_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its own vocabulary, or the package's where one ships (``vocab.load_vocabulary``), the stand-in
+    decodes an id prompt for the responder and in ``prompts``; the recorded body keeps the ids."""
+    import kimi_toolparse.vocab as vocab_module
+
+    vocab = vocab_module.KimiVocabulary.from_file(need_shared(VOCAB_FILE))
+    ids = [163587, 163601, 163586]
+    seen: list[object] = []
+
+    def responder(r: dict) -> str:  # type: ignore[type-arg]
+        seen.append((r["prompt"], r.get("prompt_token_ids")))
+        return "ok"
+
+    monkeypatch.setattr(vocab_module, "load_vocabulary", lambda: vocab, raising=False)
+    with StandIn(responder) as s:
+        httpx.post(f"{s.base_url}/completions", json={"model": "m", "prompt": ids})
+        assert seen == [("<|im_user|><|im_middle|><|im_end|>", ids)]
+        assert s.prompts == ["<|im_user|><|im_middle|><|im_end|>"] and s.requests[-1].body["prompt"] == ids
+    monkeypatch.delattr(vocab_module, "load_vocabulary")
+    with StandIn(responder) as s:  # nothing to decode with: the ids as sent
+        httpx.post(f"{s.base_url}/completions", json={"model": "m", "prompt": ids})
+        assert seen[-1] == (ids, None) and s.prompts == [ids]
