@@ -22,7 +22,15 @@ from typing import Any, Literal
 
 from .. import normalize_tool_call_ids, tokens
 from ..extras import missing_extra
-from .ebnf import GBNF_JSON_STRING, builtins, embed_rules, quote, text_rules, to_gbnf
+from .ebnf import (
+    GBNF_JSON_STRING,
+    builtins,
+    embed_rules,
+    no_marker_start_in_strings,
+    quote,
+    text_rules,
+    to_gbnf,
+)
 
 __all__ = [
     "FORMATS",
@@ -56,7 +64,7 @@ TAG_TEXT_EXCLUDES: tuple[str, ...] = tuple(
 )
 _TEXT_RULES = text_rules().rstrip("\n")
 _TEXT_RULES_GBNF = to_gbnf(_TEXT_RULES)
-_GBNF_JSON_STRING = to_gbnf(GBNF_JSON_STRING)
+_GBNF_JSON_STRING = no_marker_start_in_strings(to_gbnf(GBNF_JSON_STRING))
 _SHARED_RULES = frozenset({"gbnf_string_chars"})
 
 #: Arguments of a tool whose schema cannot be converted: any JSON object.
@@ -307,6 +315,7 @@ def grammar_for(
     format: GrammarFormat = "structural-tag",
     max_calls: int = 8,
     cache: bool = True,
+    marker_ids: bool = True,
 ) -> ToolGrammar:
     """The grammar that lets a Kimi K2 model write only well-formed output for these tools.
 
@@ -316,6 +325,9 @@ def grammar_for(
     calls in the section, else one. ``thinking``: the prompt ended with ``<think>`` (K2.5 and later with
     thinking on), so the output starts inside reasoning and must close it; otherwise a leading
     ``<think>…</think>`` is optional. ``cache``: reuse the grammar built for the same tool list and options.
+    ``marker_ids`` (GBNF only): name the markers by token id (``<[163597]>``, llama.cpp's token syntax), so
+    only the real special tokens open and close a call, never their spelling in ordinary tokens; False
+    writes them as text (for a GBNF reader without token syntax). In GBNF no JSON string may hold ``<|``.
     """
     if format not in FORMATS:
         raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
@@ -338,6 +350,7 @@ def grammar_for(
         format,
         first_index,
         max_calls,
+        bool(marker_ids) and format == "gbnf",
     )
     if cache:
         return _build_cached(*args)
@@ -358,6 +371,7 @@ def _build(
     format: GrammarFormat,
     first_index: int,
     max_calls: int,
+    marker_ids: bool,
 ) -> ToolGrammar:
     declared = json.loads(tools_key)
     notes: list[SchemaNote] = []
@@ -383,7 +397,9 @@ def _build(
     else:
         if format == "gbnf":
             callable_tools = [(name, _for_gbnf(name, conv, notes)) for name, conv in callable_tools]
-        text = _ebnf(callable_tools, choice, thinking, first_index, positions, gbnf=format == "gbnf")
+        text = _ebnf(
+            callable_tools, choice, thinking, first_index, positions, gbnf=format == "gbnf", ids=marker_ids
+        )
     return ToolGrammar(format, text, tuple(notes), first_index, tuple(name for name, _ in callable_tools))
 
 
@@ -490,7 +506,7 @@ def _structural_tag(
 def _embedded(ebnf: str, index: int, gbnf: bool) -> str:
     """A tool's argument rules under the names ``args_INDEX_…`` (``args-INDEX-…`` in GBNF)."""
     rules, _root = embed_rules(ebnf, f"args_{index}_", keep=_SHARED_RULES)
-    return (to_gbnf(rules) if gbnf else rules).rstrip("\n")
+    return (no_marker_start_in_strings(to_gbnf(rules)) if gbnf else rules).rstrip("\n")
 
 
 def _ebnf(
@@ -501,22 +517,28 @@ def _ebnf(
     positions: int,
     *,
     gbnf: bool,
+    ids: bool = False,
 ) -> str:
     s = "-" if gbnf else "_"  # llama.cpp's rule names have no underscore
+
+    def m(marker: str) -> str:
+        """A marker: by token id (llama.cpp's ``<[ID]>``) or as its text."""
+        return f"<[{tokens.SPECIAL_IDS[marker]}]>" if ids else quote(marker)
+
     rules: list[str] = []
-    reasoning = f'text "{THINK_END}"' if thinking else f'("{THINK_BEGIN}" text "{THINK_END}")?'
+    reasoning = f"text {m(THINK_END)}" if thinking else f"({m(THINK_BEGIN)} text {m(THINK_END)})?"
     body = {"none": "text", "auto": "text section?"}.get(choice, "text section")
     rules.append(f"root ::= {reasoning} {body}")
     if choice != "none":
-        rules.append(f"section ::= {quote(SECTION_BEGIN)} calls{s}0 {quote(SECTION_END)}")
-        names = [quote(name + ":") for name, _ in tools]
+        rules.append(f"section ::= {m(SECTION_BEGIN)} calls{s}0 {m(SECTION_END)}")
         for k in range(positions):
             nxt = f" calls{s}{k + 1}?" if k + 1 < positions else ""
             rules.append(f"calls{s}{k} ::= call{s}{k}{nxt}")
             heads = " | ".join(
-                f'{name[:-1]}{first + k}{ARG_BEGIN}" args{s}{i}{s}root' for i, name in enumerate(names)
+                f"{quote(f'{name}:{first + k}')} {m(ARG_BEGIN)} args{s}{i}{s}root"
+                for i, (name, _) in enumerate(tools)
             )
-            rules.append(f"call{s}{k} ::= {quote(CALL_BEGIN + 'functions.')} ({heads}) {quote(CALL_END)}")
+            rules.append(f"call{s}{k} ::= {m(CALL_BEGIN)} {quote('functions.')} ({heads}) {m(CALL_END)}")
     rules.append(_TEXT_RULES_GBNF if gbnf else _TEXT_RULES)
     if choice != "none":
         rules.extend(_embedded(conv.ebnf, i, gbnf) for i, (_, conv) in enumerate(tools))
@@ -531,6 +553,7 @@ def grammar_for_request(
     format: GrammarFormat = "structural-tag",
     thinking: bool | None = None,
     max_calls: int = 8,
+    marker_ids: bool = True,
 ) -> ToolGrammar:
     """The grammar for an OpenAI chat request: its ``messages``, ``tools``, ``tool_choice`` and
     ``parallel_tool_calls``.
@@ -560,6 +583,7 @@ def grammar_for_request(
         thinking=thinking,
         format=format,
         max_calls=max_calls,
+        marker_ids=marker_ids,
     )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "TEXT_EXCLUDES",
     "builtins",
     "embed_rules",
+    "no_marker_start_in_strings",
     "quote",
     "strip_lookaheads",
     "text_rules",
@@ -184,6 +185,53 @@ def _repeat(m: re.Match[str]) -> str:
     if high < 0:
         return "*" if low == 0 else "+" if low == 1 else f"{{{low},}}"
     return f"{{{low},{high}}}"
+
+
+def no_marker_start_in_strings(grammar: str) -> str:
+    """GBNF whose JSON strings cannot hold ``<|`` (where every Kimi special token's text starts).
+
+    llama.cpp matches a character class against a token's text, special tokens included, so a JSON string
+    could otherwise take ``<|tool_call_end|>`` whole. Each negated class that excludes ``"`` (a JSON
+    string's characters) becomes ``([^...<] | "<"+ [^...<|])``: a run of ``<`` must be followed by a
+    character that is neither ``|`` nor another ``<``; a ``<`` right before the closing quote or a
+    backslash escape is then written ``\\u003c`` (the same JSON value). Where the class repeats a counted
+    number of times (``{m,n}``, a length limit, on it or on a group around it) one unit must stay one
+    character, so there it becomes ``[^...<]`` and every ``<`` is written ``\\u003c``."""
+    # rules used with a count (``name{0,12}``): every class in them is counted
+    counted_rules = set(_COUNTED_NAME.findall(grammar))
+    lines = []
+    for line in grammar.split("\n"):
+        name = line.split("::=", 1)[0].strip()
+        lines.append(_no_marker_start(line, everywhere=name in counted_rules))
+    return "\n".join(lines)
+
+
+#: A rule name repeated a counted number of times.
+_COUNTED_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\{\d")
+
+
+def _no_marker_start(rule: str, *, everywhere: bool) -> str:
+    """:func:`no_marker_start_in_strings` for one rule (``everywhere``: the whole rule is counted)."""
+    tokens = _TOKEN.findall(rule)
+    counted = [everywhere] * len(tokens)  # the token is inside (or is) something repeated {m,n} times
+    opened: list[int] = []
+    for i, t in enumerate(tokens):
+        follows = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if t in ("(", "(="):
+            opened.append(i)
+        elif t == ")" and opened:
+            start = opened.pop()
+            if follows.startswith("{"):
+                counted[start : i + 1] = [True] * (i + 1 - start)
+        elif t.startswith("[") and follows.startswith("{"):
+            counted[i] = True
+    lt, bar = _class_char("<"), _class_char("|")
+    out: list[str] = []
+    for i, t in enumerate(tokens):
+        if t.startswith("[^") and '"' in t:
+            t = f"{t[:-1]}{lt}]" if counted[i] else f'({t[:-1]}{lt}] | "<"+ {t[:-1]}{lt}{bar}])'
+        out.append(t)
+    return "".join(out)
 
 
 def to_gbnf(grammar: str) -> str:

@@ -36,9 +36,10 @@ from kimi_toolparse import encode_prompt, render
 
 from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
+from .engines import engine_mismatch
 from .pipeline import Dialect, Plan, Run, clamp_max_tokens, plan
 from .request import ApiError
-from .upstream import BrokenStream, Upstream, UpstreamStream, apply, broken_error, timeout_error
+from .upstream import BrokenStream, Target, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
 
@@ -89,8 +90,10 @@ class _Gateway:
     upstream: Upstream
     metrics: _Metrics = field(default_factory=_Metrics)
 
-    async def count(self, prompt: str) -> int | None:
+    async def count(self, prompt: str | list[int]) -> int | None:
         """The prompt's tokens (special tokens by id), or None without a vocabulary (``--tokenizer``)."""
+        if isinstance(prompt, list):  # sent as token ids
+            return len(prompt)
         path = self.config.tokenizer
         if path is None:
             return None
@@ -105,7 +108,9 @@ class _Gateway:
             return None
         limit = self.config.max_model_len or await self.upstream.max_model_len(request_id)
         prompt = p.upstream["prompt"]
-        if limit is None or len(prompt.encode()) + asked <= limit:  # a token is at least one byte
+        # a token is at least one byte: a prompt that fits by bytes fits (one sent as ids is counted)
+        least = len(prompt) if isinstance(prompt, list) else len(prompt.encode())
+        if limit is None or least + asked <= limit:
             return None
         count = await self.count(prompt)
         if count is not None:
@@ -253,6 +258,18 @@ def _start_line(config: ServeConfig) -> str:
 _Handler = Callable[[Request, _Gateway, _Record], Awaitable[Response]]
 
 
+async def _check_engine(gw: _Gateway, target: Target) -> None:
+    """At start-up, one warning line when the upstream's ``/v1/models`` names another engine than
+    ``--engine`` (nothing when it cannot be asked yet)."""
+    try:
+        models = await gw.upstream.get_json("/models", "startup")
+    except ApiError:
+        return
+    problem = engine_mismatch(target.engine, models)
+    if problem is not None:
+        _log.warning(json.dumps({"path": "startup", "warning": problem}))
+
+
 def create_app(config: ServeConfig) -> Starlette:
     """The gateway for ``config`` (an ASGI app; serve it with uvicorn or any ASGI server)."""
     for name in config.models:
@@ -267,6 +284,8 @@ def create_app(config: ServeConfig) -> Starlette:
             raise ValueError(f"--tokenizer needs the tiktoken extra ({e.name} is missing)") from None
         except ValueError as e:
             raise ValueError(f"--tokenizer: {e}") from None
+    # The engine's profile and the prompt's form: chosen once here, never per request or per token.
+    target = Target.from_config(config)
     state: dict[str, _Gateway] = {}
     anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
 
@@ -283,8 +302,9 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = _Gateway(config, Upstream(config, client))
+            state["gw"] = gw = _Gateway(config, Upstream(config, client))
             _log.info(_start_line(config))
+            await _check_engine(gw, target)
             try:
                 yield
             finally:
@@ -338,13 +358,13 @@ def create_app(config: ServeConfig) -> Starlette:
                 req = await req
             rec.model, rec.stream = req.model, req.stream
             template = await gw.template_for(req.model, rec.request_id)
-            p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
+            p = plan(req, template, target)
             p.upstream["model"] = await gw.upstream.resolve_model(rec.request_id)
             count = await gw.clamp(p, rec.request_id)
             if count is None and req.stream and dialect.counts_prompt:
                 count = await gw.count(p.upstream["prompt"])
             if config.log_content:
-                rec.prompt = p.upstream["prompt"]
+                rec.prompt = p.prompt + p.prefill
             up = await gw.upstream.complete(p.upstream, rec.request_id)
             run = Run(rec.request_id, p, [dialect.choice(i, p) for i in range(req.n)], int(time.time()))
             run.prompt_tokens = count
@@ -382,7 +402,7 @@ def create_app(config: ServeConfig) -> Starlette:
         req = messages.to_request(data, config, count_only=True)
         rec.model = req.model
         template = await gw.template_for(req.model, rec.request_id)
-        p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
+        p = plan(req, template, target)
         count = await gw.count(p.upstream["prompt"])
         if count is None:
             raise ApiError(

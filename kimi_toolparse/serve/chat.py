@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .config import ServeConfig
 from .pipeline import Choice, Plan, Run, plan
 from .request import ApiError, Request, validate_body
+from .upstream import Target
 
 __all__ = [
     "DIALECT",
@@ -115,11 +116,9 @@ def to_request(req: ChatRequest) -> Request:
     )
 
 
-def plan_request(
-    req: ChatRequest, template: str, fields: dict[str, Any], *, grammar: tuple[str, str] | None = None
-) -> Plan:
+def plan_request(req: ChatRequest, template: str, target: Target) -> Plan:
     """The pipeline's plan for a chat request (see :func:`.pipeline.plan`)."""
-    return plan(to_request(req), template, fields, grammar=grammar)
+    return plan(to_request(req), template, target)
 
 
 def _deltas(events: list[Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..cli_support import UsageError
 from ..extras import missing_extra
-from .config import API_KEY_ENV, CONFIG_ENV, ENGINES, ServeConfig
+from .config import API_KEY_ENV, CONFIG_ENV, ENGINE_NAMES, PROMPT_MODES, ServeConfig
 
 __all__ = ["add_parser", "config_from_args", "run"]
 
@@ -42,16 +42,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument(
         "--engine",
-        choices=list(ENGINES),
+        choices=list(ENGINE_NAMES),
         default="vllm",
-        help="which engine fields to send so special tokens survive (default vllm)",
+        help="the engine behind the gateway, for the fields that keep special tokens, return token ids, "
+        "stop the turn and carry a grammar (default vllm; KTransformers: sglang, as sglang-kt serves it)",
     )
     p.add_argument(
         "--grammar",
         choices=["structural-tag", "ebnf", "gbnf"],
         help="send each request's tool-call grammar so the engine can only write valid calls "
-        "(vllm/sglang: structural-tag or ebnf; plain, i.e. llama.cpp: gbnf). Needs the constrain extra",
+        "(vllm/sglang/trtllm: structural-tag or ebnf; llamacpp: gbnf). Needs the constrain extra",
     )
+    p.add_argument(
+        "--prompt",
+        choices=list(PROMPT_MODES),
+        default="auto",
+        help="send the prompt as token ids (the engine's tokenizer cannot change it) or text; auto: ids "
+        "where the engine takes them and the vocabulary is at hand (default auto)",
+    )
+
     p.add_argument(
         "--upstream-extra", metavar="JSON", help="a JSON object merged into every upstream completion request"
     )
@@ -115,7 +124,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument(
         "--tokenizer",
         metavar="PATH",
-        help="the Kimi tiktoken.model (or model directory) that counts prompt tokens",
+        help="the Kimi tiktoken.model (or model directory) that counts prompt tokens and encodes "
+        "token-id prompts (--prompt)",
     )
     p.add_argument(
         "--anthropic-temperature-scale",
@@ -158,6 +168,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         upstream_model=args.upstream_model,
         engine=args.engine,
         grammar=args.grammar,
+        prompt=args.prompt,
         upstream_extra=extra,
         host=args.host,
         port=args.port,

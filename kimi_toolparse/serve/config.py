@@ -13,9 +13,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from kimi_toolparse.tokens import IM_END, SPECIAL_IDS
+from .engines import ENGINE_NAMES, profile
 
-__all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINES", "SIGNING_KEY_ENV", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
+__all__ = [
+    "API_KEY_ENV",
+    "CONFIG_ENV",
+    "ENGINE_NAMES",
+    "PROMPT_MODES",
+    "SIGNING_KEY_ENV",
+    "UPSTREAM_API_KEY_ENV",
+    "ServeConfig",
+]
 
 #: The key clients must send (``--api-key`` overrides it).
 API_KEY_ENV = "KIMI_TOOLPARSE_API_KEY"
@@ -25,35 +33,9 @@ UPSTREAM_API_KEY_ENV = "KIMI_TOOLPARSE_UPSTREAM_API_KEY"
 SIGNING_KEY_ENV = "KIMI_TOOLPARSE_SIGNING_KEY"
 #: How worker processes receive the configuration.
 CONFIG_ENV = "KIMI_TOOLPARSE_SERVE_CONFIG"
-
-#: What each kind of engine is sent on top of OpenAI's completion fields, so that the tool-call markers
-#: (special tokens) survive detokenization and token ids come back where the engine can return them. The
-#: turn ends at the ``<|im_end|>`` token id where the engine takes one: a stop *string* would also cut
-#: arguments whose JSON text mentions ``<|im_end|>`` in ordinary tokens (the fuzzer found it). Engines
-#: without ``stop_token_ids`` get the stop string.
-ENGINES: dict[str, dict[str, Any]] = {
-    "vllm": {
-        "skip_special_tokens": False,
-        "spaces_between_special_tokens": False,
-        "return_token_ids": True,
-        "stop_token_ids": [SPECIAL_IDS[IM_END]],
-    },
-    "sglang": {
-        "skip_special_tokens": False,
-        "spaces_between_special_tokens": False,
-        "stop_token_ids": [SPECIAL_IDS[IM_END]],
-    },
-    "plain": {},
-}
-
-#: The grammar formats each engine kind takes (``--grammar``), and the engine name ``request_fields`` knows
-#: it by: vLLM and SGLang take an xgrammar structural tag or EBNF; a plain engine is taken to be llama.cpp's
-#: server, which takes GBNF.
-GRAMMARS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "vllm": ("vllm", ("structural-tag", "ebnf")),
-    "sglang": ("sglang", ("structural-tag", "ebnf")),
-    "plain": ("llama.cpp", ("gbnf",)),
-}
+#: ``--prompt``: token ids where the engine takes them and a vocabulary is at hand (``auto``), always
+#: (``ids``: start-up fails without them), or text.
+PROMPT_MODES = ("auto", "ids", "text")
 
 
 @dataclass(frozen=True)
@@ -66,11 +48,13 @@ class ServeConfig:
     models: tuple[str, ...] = ("kimi-k2.5",)
     #: The model name sent upstream; None asks the upstream's ``/v1/models`` (first entry).
     upstream_model: str | None = None
-    #: Which engine-specific fields to send (a key of :data:`ENGINES`).
+    #: The engine behind the gateway (a profile of :mod:`.engines`).
     engine: str = "vllm"
     #: Send the request's tool-call grammar (this format) so the engine can only write well-formed calls
     #: that fit the tools and ``tool_choice``; None sends none (then ``tool_choice`` is enforced by prefill).
     grammar: str | None = None
+    #: How the prompt is sent (one of :data:`PROMPT_MODES`).
+    prompt: str = "auto"
     #: Extra JSON fields merged into every upstream request (after the engine's).
     upstream_extra: tuple[tuple[str, Any], ...] = ()
     host: str = "127.0.0.1"
@@ -102,7 +86,7 @@ class ServeConfig:
     #: None asks the upstream's ``/v1/models`` (vLLM reports ``max_model_len``); without either, no clamping.
     max_model_len: int | None = None
     #: The Kimi vocabulary (``tiktoken.model`` or a model directory) for counting prompt tokens
-    #: (``count_tokens``, clamping); None: the package's own vocabulary.
+    #: (``count_tokens``, clamping) and for token-id prompts; None: the package's own vocabulary.
     tokenizer: str | None = None
     #: Messages API: the temperature sent upstream is the request's times this (Moonshot's Anthropic
     #: endpoint scales by 0.6: Anthropic's 1.0 is Kimi's recommended 0.6).
@@ -120,13 +104,12 @@ class ServeConfig:
             )
         if not self.models:
             raise ValueError("at least one --model is needed")
-        if self.engine not in ENGINES:
-            raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
-        if self.grammar is not None and self.grammar not in GRAMMARS[self.engine][1]:
-            raise ValueError(
-                f"--grammar {self.grammar} does not suit --engine {self.engine}: "
-                f"use {' or '.join(GRAMMARS[self.engine][1])}"
-            )
+        engine = profile(self.engine)
+        if self.grammar is not None and self.grammar not in engine.grammars:
+            wanted = " or ".join(engine.grammars) or "none (it takes no grammar)"
+            raise ValueError(f"--grammar {self.grammar} does not suit --engine {self.engine}: use {wanted}")
+        if self.prompt not in PROMPT_MODES:
+            raise ValueError(f"--prompt must be one of {', '.join(PROMPT_MODES)}, not {self.prompt!r}")
         if self.workers < 1:
             raise ValueError("--workers must be 1 or more")
         if self.max_body_bytes < 1024:
@@ -148,16 +131,6 @@ class ServeConfig:
     def upstream_base(self) -> str:
         """The upstream base URL without a trailing slash."""
         return self.upstream.rstrip("/")
-
-    @property
-    def upstream_fields(self) -> dict[str, Any]:
-        """The fields added to every upstream completion request."""
-        return {**ENGINES[self.engine], **dict(self.upstream_extra)}
-
-    @property
-    def grammar_engine(self) -> tuple[str, str] | None:
-        """(format, engine name for ``ToolGrammar.request_fields``) when grammars are sent, else None."""
-        return None if self.grammar is None else (self.grammar, GRAMMARS[self.engine][0])
 
     def with_env(self, environ: dict[str, str] | None = None) -> ServeConfig:
         """Fill the keys left unset from :data:`API_KEY_ENV`, :data:`UPSTREAM_API_KEY_ENV` and

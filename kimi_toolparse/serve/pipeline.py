@@ -65,7 +65,7 @@ from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_
 
 from .config import ServeConfig
 from .request import ApiError, Request, ToolChoice
-from .upstream import completion_body, grammar_fields
+from .upstream import Target, completion_body, grammar_fields
 
 __all__ = ["Choice", "Dialect", "Plan", "Run", "StreamWriter", "clamp_max_tokens", "plan", "render_prompt"]
 
@@ -142,14 +142,12 @@ def render_prompt(req: Request, template: str) -> str:
         raise ApiError(400, msg, param=param) from None
 
 
-def plan(
-    req: Request, template: str, fields: dict[str, Any], *, grammar: tuple[str, str] | None = None
-) -> Plan:
+def plan(req: Request, template: str, target: Target) -> Plan:
     """Render the prompt, decide the prefill and the parser's settings, and build the upstream body.
 
-    ``fields`` are the engine's own fields (see :mod:`.upstream`); ``grammar`` is (format, engine) to send
-    the request's tool-call grammar (``--grammar``): the engine then enforces ``tool_choice`` itself,
-    reasoning first on a thinking prompt, so nothing is prefilled."""
+    ``target`` is the engine and how it is sent to (see :class:`.upstream.Target`); with a grammar
+    (``--grammar``) the engine enforces ``tool_choice`` itself, reasoning first on a thinking prompt, so
+    nothing is prefilled."""
     tools = req.tools or None
     prefill = ""
     if req.tool_choice == "function":
@@ -167,8 +165,8 @@ def plan(
     prompt = render_prompt(req, template)
     thinking = ends_in_reasoning(prompt)
     constraint: dict[str, Any] = {}
-    if grammar is not None and tools:
-        constraint = grammar_fields(req, grammar, thinking)
+    if target.grammar is not None and tools:
+        constraint = grammar_fields(req, target, thinking)
         prefill = ""
     if prefill and thinking:
         # A forced call cannot wait for reasoning in one raw request: close <think> at once.
@@ -180,7 +178,7 @@ def plan(
         prefill=prefill,
         thinking=thinking,
         tools=Tools(tools) if tools else None,
-        upstream=completion_body(req, prompt + prefill, fields, constraint),
+        upstream=completion_body(req, prompt + prefill, target, constraint),
     )
 
 

@@ -20,6 +20,12 @@ Like vLLM it treats ``<|im_end|>`` as the end-of-sequence token (generation ends
 not in the text), strips special tokens from the text unless the request sends
 ``"skip_special_tokens": false``, and puts a space around each special token unless it also sends
 ``"spaces_between_special_tokens": false``: so a gateway that forgets either is visibly wrong.
+
+``engine`` makes it answer in another engine's shape (:data:`ENGINE_SHAPES`): ``sglang`` (token ids with
+``return_token_ids``, never spaces around special tokens, ``matched_stop``), ``trtllm`` (refuses any field
+TensorRT-LLM's completion request does not have, ids only with ``detokenize: false`` and then no text),
+``llamacpp`` (no ids; a special token shows only when listed in ``preserved_tokens`` or with ``special``,
+llama-server's ``--special``) and ``plain`` (special tokens always as text, no ids).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import argparse
 import asyncio
 import codecs
 import contextlib
+import dataclasses
 import importlib
 import itertools
 import json
@@ -45,6 +52,8 @@ from ..extras import missing_extra
 from ..tokens import IM_END, SPECIAL_IDS
 
 __all__ = [
+    "ENGINE_SHAPES",
+    "TRTLLM_COMPLETION_FIELDS",
     "Piece",
     "RecordedRequest",
     "Reply",
@@ -75,6 +84,56 @@ _RESULT_HEAD_RE = re.compile(r"## Return of [^\n]*\n")
 
 
 @dataclass(frozen=True)
+class _Shape:
+    """How one engine answers: which of the request's fields it honours and what its choices carry."""
+
+    #: /v1/models owned_by.
+    owned_by: str
+    #: The request field that asks for token ids (and the value that does), or None: it never sends ids.
+    ids_field: tuple[str, Any] | None
+    #: ``skip_special_tokens`` / ``spaces_between_special_tokens`` are read (else: see ``keeps_special``).
+    reads_special_fields: bool = True
+    #: Puts spaces around special tokens unless told not to (only read with ``reads_special_fields``).
+    spaces: bool = True
+    #: Honours ``stop_token_ids``.
+    stop_token_ids: bool = True
+    #: The key of the stop string or id that ended a choice.
+    stop_key: str = "stop_reason"
+    #: Ids replace the text (TensorRT-LLM's ``detokenize: false``).
+    ids_without_text: bool = False
+    #: The only request fields accepted (None: any).
+    fields: frozenset[str] | None = None
+
+
+#: The fields of TensorRT-LLM's ``CompletionRequest`` (``trtllm-serve``; its ``OpenAIBaseModel`` refuses any
+#: other with 400), listed from ``tensorrt_llm/serve/openai_protocol.py``.
+TRTLLM_COMPLETION_FIELDS = frozenset(
+    {
+        "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens",
+        "n", "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature",
+        "top_p", "user", "lora_request", "prompt_ignore_length", "use_beam_search", "top_k", "top_p_min",
+        "min_p", "repetition_penalty", "length_penalty", "early_stopping", "stop_token_ids",
+        "include_stop_str_in_output", "ignore_eos", "min_tokens", "skip_special_tokens",
+        "spaces_between_special_tokens", "truncate_prompt_tokens", "return_context_logits", "detokenize",
+        "thinking_token_budget", "add_special_tokens", "response_format", "disaggregated_params",
+        "priority", "conversation_params",
+    }
+)  # fmt: skip
+
+#: The answer shape of each engine the stand-in can play (``engine=``; None plays vLLM as it always did).
+ENGINE_SHAPES: dict[str, _Shape] = {
+    "vllm": _Shape("vllm", ("return_token_ids", True)),
+    "sglang": _Shape("sglang", ("return_token_ids", True), spaces=False, stop_key="matched_stop"),
+    "trtllm": _Shape(
+        "tensorrt_llm", ("detokenize", False), ids_without_text=True, fields=TRTLLM_COMPLETION_FIELDS
+    ),
+    "llamacpp": _Shape("llamacpp", None, reads_special_fields=False, stop_token_ids=False),
+    "plain": _Shape("kimi_toolparse-standin", None, reads_special_fields=False, stop_token_ids=False),
+}
+_DEFAULT_SHAPE = dataclasses.replace(ENGINE_SHAPES["vllm"], owned_by="kimi_toolparse-standin")
+
+
+@dataclass(frozen=True)
 class Piece:
     """One decode step: its text and, optionally, the token ids behind it (one step may hold several)."""
 
@@ -98,7 +157,8 @@ class Reply:
 
 
 #: Request body (the parsed JSON) -> the raw output of one choice: text (cut into tokens by the stand-in),
-#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``).
+#: a list of pieces (each one decode step), or a :class:`Reply`. Called once per choice (``n``). A prompt
+#: sent as token ids reaches it as text where a vocabulary decodes it (the ids: ``prompt_token_ids``).
 Responder = Callable[[dict[str, Any]], "str | Sequence[str | Piece] | Reply"]
 
 
@@ -209,6 +269,10 @@ class StandIn:
     eos: bool = True
     #: Require ``Authorization: Bearer <api_key>`` when set.
     api_key: str | None = None
+    #: Answer in this engine's shape (a key of :data:`ENGINE_SHAPES`); None: vLLM's.
+    engine: str | None = None
+    #: llamacpp: show every special token (llama-server's ``--special``), not only ``preserved_tokens``.
+    special: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     #: Keep every request in :attr:`requests` (turn off for long benchmark runs).
@@ -236,12 +300,29 @@ class StandIn:
 
     @property
     def prompts(self) -> list[Any]:
-        """The ``prompt`` of every completion request received, in order."""
-        return [
-            r.body.get("prompt")
-            for r in self.requests
-            if r.path.endswith("/completions") and isinstance(r.body, dict)
-        ]
+        """The ``prompt`` of every completion request received, in order; one sent as token ids comes
+        decoded to text when the stand-in has a vocabulary (``requests`` keeps the bodies as sent)."""
+        out = []
+        for r in self.requests:
+            if r.path.endswith("/completions") and isinstance(r.body, dict):
+                prompt = r.body.get("prompt")
+                decoder = self._decoder() if isinstance(prompt, list) else None
+                out.append(decoder.decode(prompt) if decoder is not None else prompt)
+        return out
+
+    def _decoder(self) -> Any:
+        """What decodes a prompt sent as ids: :attr:`vocabulary`, else the vocabulary that ships with the
+        package where it does (decoding needs no tiktoken), else None."""
+        if self.vocabulary is not None:
+            return self.vocabulary
+        from kimi_toolparse import vocab
+
+        load = getattr(vocab, "load_vocabulary", None)
+        if load is None:
+            return None
+        with contextlib.suppress(OSError, ValueError):
+            return load()
+        return None
 
     def start(self, *, log_level: str = "critical") -> StandIn:
         """Serve in a background thread on a loopback port (a free one when ``port`` is 0)."""
@@ -323,6 +404,18 @@ class StandIn:
         else:
             await _send_json(send, 404, _error(f"no route {path}", "NotFoundError", 404))
 
+    @property
+    def shape(self) -> _Shape:
+        """The answer shape of :attr:`engine`."""
+        if self.engine is None:
+            return _DEFAULT_SHAPE
+        try:
+            return ENGINE_SHAPES[self.engine]
+        except KeyError:
+            raise ValueError(
+                f"engine must be one of {', '.join(ENGINE_SHAPES)}, not {self.engine!r}"
+            ) from None
+
     def _models(self) -> dict[str, Any]:
         return {
             "object": "list",
@@ -331,7 +424,7 @@ class StandIn:
                     "id": self.model,
                     "object": "model",
                     "created": 0,
-                    "owned_by": "kimi_toolparse-standin",
+                    "owned_by": self.shape.owned_by,
                     "root": self.model,
                     "parent": None,
                     "max_model_len": 262144,
@@ -346,7 +439,7 @@ class StandIn:
             status = self.error_status
             await _send_json(send, status, _error(f"stand-in error {status}", "InternalServerError", status))
             return
-        problem = _check_request(body, self.model)
+        problem = _check_request(body, self.model, self.shape)
         if problem:
             await _send_json(send, 400, _error(problem, "BadRequestError", 400))
             return
@@ -365,9 +458,14 @@ class StandIn:
             "completion_tokens": sum(_count(c.pieces) for c in choices),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        with_ids = bool(body.get("return_token_ids")) and all(
-            p.ids is not None for c in choices for p in c.pieces
+        ids_field = self.shape.ids_field
+        with_ids = (
+            ids_field is not None
+            and body.get(ids_field[0]) is ids_field[1]
+            and all(p.ids is not None for c in choices for p in c.pieces)
         )
+        if with_ids and self.shape.ids_without_text:
+            choices = [dataclasses.replace(c, pieces=[Piece("", p.ids) for p in c.pieces]) for c in choices]
         head = {
             "id": f"cmpl-standin-{next(self._ids)}",
             "object": "text_completion",
@@ -386,7 +484,14 @@ class StandIn:
             await self._whole(send, head, choices, usage, with_ids, prompt_ids)
 
     def _reply(self, body: dict[str, Any]) -> Reply:
-        out = self.responder(body) if self.responder is not None else ""
+        if self.responder is None:
+            return Reply("")
+        prompt = body.get("prompt")
+        decoder = self._decoder() if isinstance(prompt, list) else None
+        if decoder is not None:
+            # a prompt sent as token ids: the responder reads it as text (the ids stay in prompt_token_ids)
+            body = {**body, "prompt": decoder.decode(prompt), "prompt_token_ids": prompt}
+        out = self.responder(body)
         return out if isinstance(out, Reply) else Reply(out)
 
     def _prompt_ids(self, prompt: Any) -> list[int] | None:
@@ -422,13 +527,21 @@ class StandIn:
     def _choice(self, index: int, reply: Reply, body: dict[str, Any]) -> _Choice:
         """Apply what the engine would: end-of-sequence, max_tokens, stop strings, special-token text."""
         pieces = self._pieces(reply.output)
-        keep_special = body.get("skip_special_tokens") is False
-        spaces = body.get("spaces_between_special_tokens") is not False
+        shape = self.shape
+        if shape.reads_special_fields:
+            keep_special: Any = body.get("skip_special_tokens") is False
+            spaces = shape.spaces and body.get("spaces_between_special_tokens") is not False
+        else:
+            # llama.cpp: the tokens listed in preserved_tokens, or all with --special; plain: all of them
+            keep_special = (
+                True if self.engine != "llamacpp" or self.special else set(body.get("preserved_tokens") or ())
+            )
+            spaces = False
         max_tokens = body.get("max_tokens")
         stops = body.get("stop") or []
         if isinstance(stops, str):
             stops = [stops]
-        stop_ids = set(body.get("stop_token_ids") or [])
+        stop_ids = set(body.get("stop_token_ids") or []) if shape.stop_token_ids else set()
         out: list[Piece] = []
         text = ""
         count = 0
@@ -450,7 +563,7 @@ class StandIn:
             count += n
             is_special = piece.text in SPECIAL_IDS
             shown = piece.text
-            if is_special and not keep_special:
+            if is_special and not (keep_special is True or (keep_special and piece.text in keep_special)):
                 shown = ""
             elif keep_special and spaces and (is_special or previous_special) and (text or out):
                 shown = " " + shown
@@ -489,7 +602,7 @@ class StandIn:
                     "text": "".join(p.text for p in c.pieces),
                     "logprobs": None,
                     "finish_reason": c.finish_reason,
-                    "stop_reason": c.stop_reason,
+                    self.shape.stop_key: c.stop_reason,
                     **({"prompt_token_ids": prompt_ids, "token_ids": _ids(c.pieces)} if with_ids else {}),
                 }
                 for c in choices
@@ -551,7 +664,7 @@ class StandIn:
                     "text": piece.text,
                     "logprobs": None,
                     "finish_reason": c.finish_reason if last else None,
-                    "stop_reason": c.stop_reason if last else None,
+                    self.shape.stop_key: c.stop_reason if last else None,
                 }
                 if with_ids:
                     choice["token_ids"] = list(piece.ids or ())
@@ -599,9 +712,15 @@ def _find_stop(before: str, new: str, stops: Sequence[str]) -> tuple[int, str] |
     return max(best[0] - (len(window) - len(new)), 0), best[1]
 
 
-def _check_request(body: Any, model: str) -> str | None:
+def _check_request(body: Any, model: str, shape: _Shape) -> str | None:
     if not isinstance(body, dict):
         return "the request body must be a JSON object"
+    if shape.fields is not None:
+        unknown = sorted(set(body) - shape.fields)
+        if unknown:
+            return f"{unknown[0]}: Extra inputs are not permitted"
+    if body.get("stream_options") and not body.get("stream"):
+        return "Stream options can only be defined when stream is true."
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         body["prompt"] = prompt = prompt[0]
@@ -676,6 +795,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--error-status", type=int, help="answer every completion with this status")
     ap.add_argument("--die-after", type=int, help="drop each response after this many tokens")
     ap.add_argument("--api-key", help="require this bearer token")
+    ap.add_argument(
+        "--engine", choices=list(ENGINE_SHAPES), help="answer in this engine's shape (default: vllm's)"
+    )
+    ap.add_argument("--special", action="store_true", help="llamacpp: show every special token")
     ap.add_argument("--log-level", default="warning", help="uvicorn's log level")
     return ap
 
@@ -715,6 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error_status=args.error_status,
         die_after=args.die_after,
         api_key=args.api_key,
+        engine=args.engine,
+        special=args.special,
         host=args.host,
         port=args.port,
     )

@@ -1,7 +1,8 @@
 """The upstream engine: its request body, the HTTP call (aiohttp), its SSE stream and its failures.
 
-Two halves. :func:`completion_body` and :func:`grammar_fields` build what is sent (the one place that knows
-engine-specific fields); :class:`Upstream` sends it and reads the answer as a stream (so timeouts apply per
+Two halves. :func:`completion_body` and :func:`grammar_fields` build what is sent, from the :class:`Target`
+chosen once at start-up (its engine profile, :mod:`.engines`, is the one place that knows engine-specific
+fields); :class:`Upstream` sends it and reads the answer as a stream (so timeouts apply per
 piece and a client that leaves cancels it), and :func:`apply` feeds each piece to the choices.
 """
 
@@ -11,23 +12,26 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
-from kimi_toolparse.tokens import IM_END
-
 from .config import ServeConfig
+from .engines import PROFILES, EngineProfile, profile
+from .engines import completion_body as completion_body_for
+from .engines import grammar_fields as engine_grammar_fields
 from .request import ApiError, Request
 
 __all__ = [
     "BrokenStream",
     "SSEDecoder",
+    "Target",
     "Upstream",
     "UpstreamStream",
+    "UsageSink",
     "apply",
     "completion_body",
     "grammar_fields",
@@ -35,47 +39,89 @@ __all__ = [
 ]
 
 
-# ---- what is sent: the engine-specific spot --------------------------------------------------------------
+# ---- what is sent: the engine's profile, chosen once ----------------------------------------------------
 
 
-def completion_body(
-    req: Request, prompt: str, fields: dict[str, Any], constraint: dict[str, Any]
-) -> dict[str, Any]:
-    """The ``/v1/completions`` body for ``req`` (without ``model``).
+@dataclass(frozen=True)
+class Target:
+    """The engine behind the gateway as each request's body sees it, decided once at start-up.
 
-    ``fields`` are the engine's own fields (``config.ENGINES[engine]`` plus ``--upstream-extra``: special
-    tokens kept, token ids returned, ``stop_token_ids``); ``constraint`` the grammar's (see
-    :func:`grammar_fields`). ENGINE-SPECIFIC: the turn ends at the ``<|im_end|>`` token id where the engine
-    takes ``stop_token_ids``, else at the stop string."""
-    body: dict[str, Any] = {
-        "prompt": prompt,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-        "stop": list(req.stop) if "stop_token_ids" in fields else [IM_END, *req.stop],
-        "n": req.n,
-    }
-    for key, value in (
-        ("max_tokens", req.max_tokens),
-        ("temperature", req.temperature),
-        ("top_p", req.top_p),
-        ("top_k", req.top_k),
-        ("seed", req.seed),
-        ("presence_penalty", req.presence_penalty),
-        ("frequency_penalty", req.frequency_penalty),
-    ):
-        if value is not None:
-            body[key] = value
-    body.update(fields)
-    body.update(constraint)
-    return body
+    ``engine``: its profile (:mod:`.engines`: special tokens kept, token ids asked for, how the turn
+    stops, where a grammar goes). ``grammar``: the ``--grammar`` format, or None. ``extra``:
+    ``--upstream-extra``, merged last. ``encode``: text -> token ids with the Kimi vocabulary when the
+    prompt goes as ids, None when it goes as text."""
+
+    engine: EngineProfile = field(default_factory=lambda: PROFILES["vllm"])
+    grammar: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+    encode: Callable[[str], list[int]] | None = None
+
+    @classmethod
+    def from_config(cls, config: ServeConfig) -> Target:
+        """The target ``config`` describes; ValueError (one line) when ``--prompt ids`` cannot be had."""
+        engine = profile(config.engine)
+        encode = None
+        if engine.prompt_ids and config.prompt != "text":
+            encode = _encoder(config.tokenizer, required=config.prompt == "ids")
+        elif config.prompt == "ids":
+            raise ValueError(f"--prompt ids: --engine {engine.name} takes the prompt as text only")
+        return cls(engine, config.grammar, config.upstream_extra, encode)
+
+    @property
+    def prompt_mode(self) -> str:
+        """``ids`` or ``text``: how the prompt is sent."""
+        return "text" if self.encode is None else "ids"
 
 
-def grammar_fields(req: Request, grammar: tuple[str, str], thinking: bool) -> dict[str, Any]:
-    """ENGINE-SPECIFIC: the fields that carry the request's tool-call grammar (``structured_outputs`` for
-    vLLM, ``response_format`` for SGLang, ``grammar`` for llama.cpp; the constrain extra builds them)."""
+def _encoder(path: str | None, *, required: bool) -> Callable[[str], list[int]] | None:
+    """The Kimi vocabulary's encoder (``--tokenizer``, else the one shipped with the package), or None (text
+    prompts) when there is none and ids were not required."""
+    from kimi_toolparse import vocab
+
+    try:
+        if path is not None:
+            vocabulary = vocab.KimiVocabulary.from_file(path)
+        else:
+            load = getattr(vocab, "load_vocabulary", None)  # the packaged vocabulary, where it ships
+            if load is None:
+                raise ValueError("no vocabulary ships with this version: pass --tokenizer PATH")
+            vocabulary = load()
+        vocabulary.tiktoken_encoding  # noqa: B018 - fails now, not at the first request, without tiktoken
+    except (ImportError, OSError, ValueError) as e:
+        if required or path is not None:
+            raise ValueError(f"--prompt ids needs the Kimi vocabulary: {e}") from None
+        return None
+    encode: Callable[[str], list[int]] = vocabulary.encode
+    return encode
+
+
+def completion_body(req: Request, prompt: str, target: Target, constraint: dict[str, Any]) -> dict[str, Any]:
+    """The ``/v1/completions`` body for ``req`` (without ``model``): :func:`.engines.completion_body` with
+    the request's sampling fields and the prompt as ids or text, as ``target`` says."""
+    return completion_body_for(
+        target.engine,
+        prompt if target.encode is None else target.encode(prompt),
+        stop=req.stop,
+        n=req.n,
+        sampling={
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "top_k": req.top_k,
+            "seed": req.seed,
+            "presence_penalty": req.presence_penalty,
+            "frequency_penalty": req.frequency_penalty,
+        },
+        grammar=constraint,
+        extra=dict(target.extra),
+    )
+
+
+def grammar_fields(req: Request, target: Target, thinking: bool) -> dict[str, Any]:
+    """The fields that carry the request's tool-call grammar to ``target``'s engine (the constrain extra
+    builds the grammar; :func:`.engines.grammar_fields` says where it goes)."""
     from kimi_toolparse import grammar_for_request
 
-    fmt, engine = grammar
     request = {
         "messages": req.messages,
         "tools": req.tools,
@@ -83,10 +129,10 @@ def grammar_fields(req: Request, grammar: tuple[str, str], thinking: bool) -> di
         "parallel_tool_calls": req.parallel_tool_calls,
     }
     try:
-        built = grammar_for_request(request, format=fmt, thinking=thinking)  # type: ignore[arg-type]
+        built = grammar_for_request(request, format=target.grammar, thinking=thinking)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
         raise ApiError(400, f"cannot build the tool-call grammar: {e}", param="tools") from None
-    return built.request_fields(engine)
+    return engine_grammar_fields(target.engine, built)
 
 
 # ---- failures --------------------------------------------------------------------------------------------
@@ -342,7 +388,13 @@ class UpstreamStream:
         self.response.close()
 
 
-def apply(batch: list[dict[str, Any]], up: UpstreamStream, choices: Sequence[Any]) -> list[tuple[int, Any]]:
+class UsageSink(Protocol):
+    """Where :func:`apply` keeps the upstream's last ``usage`` object (an :class:`UpstreamStream`)."""
+
+    usage: dict[str, Any] | None
+
+
+def apply(batch: list[dict[str, Any]], up: UsageSink, choices: Sequence[Any]) -> list[tuple[int, Any]]:
     """Feed a batch of upstream events to their choices; what each ``feed`` returned, in order."""
     out = []
     n = len(choices)
@@ -364,7 +416,7 @@ def apply(batch: list[dict[str, Any]], up: UpstreamStream, choices: Sequence[Any
             finish = piece.get("finish_reason")
             if finish:
                 ch.upstream_finish = str(finish)
-                stop = piece.get("stop_reason")
+                stop = piece.get("stop_reason", piece.get("matched_stop"))  # SGLang: matched_stop
                 if isinstance(stop, (str, int)) and not isinstance(stop, bool):
                     ch.upstream_stop = stop
             text = piece.get("text") or ""

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import kimi_toolparse as ktp
 from kimi_toolparse.serve.chat import ApiError, ChoiceStream, parse_request, plan_request
-from kimi_toolparse.serve.config import ENGINES
+from kimi_toolparse.serve.engines import PROFILES
+from kimi_toolparse.serve.upstream import Target
 from kimi_toolparse.strategies import assistant_outputs, chunkings, marker_soup
 
 TOOLS = [
@@ -23,7 +24,7 @@ USER = [{"role": "user", "content": "hi"}]
 
 def plan(model: str = "kimi-k2-instruct", **fields: Any) -> Any:
     req = parse_request({"model": model, "messages": USER, **fields})
-    return plan_request(req, model, dict(ENGINES["vllm"]))
+    return plan_request(req, model, Target(PROFILES["vllm"]))
 
 
 def add_up(deltas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def test_named_prefill_index_counts_the_calls_so_far() -> None:
             "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
         }
     )
-    p = plan_request(req, "kimi-k2-instruct", {})
+    p = plan_request(req, "kimi-k2-instruct", Target(PROFILES["plain"]))
     assert "functions.get_weather:3<|tool_call_argument_begin|>" in p.prefill
 
 
@@ -108,7 +109,7 @@ def test_upstream_body_fields() -> None:
     plain = plan_request(
         parse_request({"model": "kimi-k2-instruct", "messages": USER, "stop": "X"}),
         "kimi-k2-instruct",
-        dict(ENGINES["plain"]),
+        Target(PROFILES["plain"]),
     ).upstream
     assert plain["stop"] == ["<|im_end|>", "X"] and "stop_token_ids" not in plain
 
@@ -187,9 +188,8 @@ def test_missing_markers_are_diagnosed() -> None:
 def test_grammar_format_must_suit_the_engine() -> None:
     from kimi_toolparse.serve.config import ServeConfig
 
-    assert ServeConfig(upstream="http://h/v1", engine="plain", grammar="gbnf").grammar_engine == (
-        "gbnf",
-        "llama.cpp",
-    )
+    assert ServeConfig(upstream="http://h/v1", engine="llamacpp", grammar="gbnf").grammar == "gbnf"
     with pytest.raises(ValueError, match="--grammar gbnf does not suit --engine vllm"):
         ServeConfig(upstream="http://h/v1", grammar="gbnf")
+    with pytest.raises(ValueError, match="--grammar ebnf does not suit --engine plain: use none"):
+        ServeConfig(upstream="http://h/v1", engine="plain", grammar="ebnf")

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kimi_toolparse as ktp
-from kimi_toolparse.serve.config import ENGINES, ServeConfig
+from kimi_toolparse.serve.config import ServeConfig
+from kimi_toolparse.serve.engines import PROFILES
 from kimi_toolparse.serve.messages import (
     RAW_ARGUMENTS,
     Messages,
@@ -26,7 +27,7 @@ from kimi_toolparse.serve.messages import (
 )
 from kimi_toolparse.serve.pipeline import Run, plan
 from kimi_toolparse.serve.request import ApiError
-from kimi_toolparse.serve.upstream import SSEDecoder
+from kimi_toolparse.serve.upstream import SSEDecoder, Target
 from kimi_toolparse.strategies import assistant_outputs, chunkings, marker_soup
 
 anthropic_streaming = pytest.importorskip(
@@ -64,7 +65,7 @@ def request(config: ServeConfig = CONFIG, **fields: Any) -> Any:
 
 
 def planned(model: str = "kimi-k2.5", **fields: Any) -> Any:
-    return plan(request(**fields), model, dict(ENGINES["vllm"]))
+    return plan(request(**fields), model, Target(PROFILES["vllm"]))
 
 
 # ---- reading requests ---------------------------------------------------------------------------------------
@@ -190,14 +191,22 @@ def test_max_tokens_is_required_except_for_counting() -> None:
 
 def test_tools_and_each_tool_choice() -> None:
     base = ktp.render(USER, OPENAI_TOOLS, model="kimi-k2-instruct")
-    auto = plan(request(tools=TOOLS), "kimi-k2-instruct", {})
+    auto = plan(request(tools=TOOLS), "kimi-k2-instruct", Target(PROFILES["plain"]))
     assert auto.upstream["prompt"] == base and auto.prefill == "" and auto.parallel
     assert request(tools=TOOLS).tools == OPENAI_TOOLS
-    anyc = plan(request(tools=TOOLS, tool_choice={"type": "any"}), "kimi-k2-instruct", {})
+    anyc = plan(
+        request(tools=TOOLS, tool_choice={"type": "any"}), "kimi-k2-instruct", Target(PROFILES["plain"])
+    )
     assert anyc.prefill == "<|tool_calls_section_begin|>" and anyc.choice == "required"
-    named = plan(request(tools=TOOLS, tool_choice={"type": "tool", "name": "bash"}), "kimi-k2-instruct", {})
+    named = plan(
+        request(tools=TOOLS, tool_choice={"type": "tool", "name": "bash"}),
+        "kimi-k2-instruct",
+        Target(PROFILES["plain"]),
+    )
     assert named.prefill.endswith("functions.bash:0<|tool_call_argument_begin|>")
-    none = plan(request(tools=TOOLS, tool_choice={"type": "none"}), "kimi-k2-instruct", {})
+    none = plan(
+        request(tools=TOOLS, tool_choice={"type": "none"}), "kimi-k2-instruct", Target(PROFILES["plain"])
+    )
     assert none.choice == "none" and none.prefill == ""
     single = request(tools=TOOLS, tool_choice={"type": "auto", "disable_parallel_tool_use": True})
     assert single.tool_choice == "auto" and not single.parallel_tool_calls

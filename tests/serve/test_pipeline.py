@@ -10,16 +10,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kimi_toolparse as ktp
-from kimi_toolparse.serve.config import ENGINES, ServeConfig
+from kimi_toolparse.serve.config import ServeConfig
+from kimi_toolparse.serve.engines import PROFILES
 from kimi_toolparse.serve.pipeline import Choice, clamp_max_tokens, plan
 from kimi_toolparse.serve.request import ApiError, Request
+from kimi_toolparse.serve.upstream import Target
 
 USER = [{"role": "user", "content": "hi"}]
 TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object"}}}]
 
 
 def planned(model: str = "kimi-k2.5", **fields: Any) -> Any:
-    return plan(Request(model=model, messages=USER, **fields), model, dict(ENGINES["vllm"]))
+    return plan(Request(model=model, messages=USER, **fields), model, Target(PROFILES["vllm"]))
 
 
 def test_the_thinking_switch_reaches_the_template() -> None:

@@ -222,3 +222,73 @@ def test_tool_results_are_exactly_the_trailing_tool_messages(
         messages += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "## Return of x\ny"}]
     got = tool_results(ktp.render(messages, model=model))
     assert got == (results if results and not then_user else None)
+
+
+def test_engine_shapes_answer_as_each_engine_does() -> None:
+    """engine=: SGLang puts no spaces around special tokens and names the stop ``matched_stop``;
+    TensorRT-LLM refuses fields it does not have and sends ids instead of text with detokenize=false;
+    llama.cpp shows only preserved_tokens (all with special=True) and reads no stop_token_ids; plain
+    shows every special token; /v1/models says who is answering."""
+    vocab = pytest.importorskip("tiktoken") and __import__("kimi_toolparse").KimiVocabulary.from_file(
+        VOCAB_FILE
+    )
+    out = "A<|tool_calls_section_begin|>B<|tool_calls_section_end|>"
+    spaced = {"skip_special_tokens": False}
+
+    def post(s: StandIn, **body: object) -> httpx.Response:
+        return httpx.post(f"{s.base_url}/completions", json={"model": "m", "prompt": "P", **body})
+
+    with StandIn(lambda r: out, engine="sglang", vocabulary=vocab) as s:
+        (choice,) = post(s, **spaced, return_token_ids=True, stop=["B"]).json()["choices"]
+        assert choice["text"] == "A<|tool_calls_section_begin|>" and choice["matched_stop"] == "B"
+        assert choice["token_ids"] == vocab.encode("A<|tool_calls_section_begin|>B")  # the stop's step too
+        assert httpx.get(f"{s.base_url}/models").json()["data"][0]["owned_by"] == "sglang"
+    with StandIn(lambda r: out, engine="trtllm", vocabulary=vocab) as s:
+        r = post(s, return_token_ids=True)
+        assert r.status_code == 400 and "return_token_ids: Extra inputs are not permitted" in r.text
+        assert post(s, stream_options={"include_usage": True}).status_code == 400  # without stream
+        (choice,) = post(s, **spaced, detokenize=False).json()["choices"]
+        assert choice["text"] == "" and choice["token_ids"] == vocab.encode(out)
+        (choice,) = post(s, **spaced, spaces_between_special_tokens=False).json()["choices"]
+        assert choice["text"] == out and "token_ids" not in choice
+    with StandIn(lambda r: out + "<|tool_call_end|>C", engine="llamacpp") as s:
+        (choice,) = post(
+            s, preserved_tokens=["<|tool_calls_section_begin|>"], stop_token_ids=[163596]
+        ).json()["choices"]
+        assert choice["text"] == "A<|tool_calls_section_begin|>BC" and "token_ids" not in choice
+        s.special = True
+        assert post(s).json()["choices"][0]["text"] == out + "<|tool_call_end|>C"
+    with StandIn(lambda r: out, engine="plain") as s:
+        assert post(s, return_token_ids=True).json()["choices"][0] == {
+            "index": 0,
+            "text": out,
+            "logprobs": None,
+            "finish_reason": "stop",
+            "stop_reason": None,
+        }
+    with pytest.raises(ValueError, match="engine must be one of vllm, sglang"):
+        _ = StandIn(engine="tgi").shape
+
+
+def test_a_prompt_sent_as_ids_reaches_the_responder_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its own vocabulary, or the package's where one ships (``vocab.load_vocabulary``), the stand-in
+    decodes an id prompt for the responder and in ``prompts``; the recorded body keeps the ids."""
+    import kimi_toolparse.vocab as vocab_module
+
+    vocab = vocab_module.KimiVocabulary.from_file(VOCAB_FILE)
+    ids = [163587, 163601, 163586]
+    seen: list[object] = []
+
+    def responder(r: dict) -> str:  # type: ignore[type-arg]
+        seen.append((r["prompt"], r.get("prompt_token_ids")))
+        return "ok"
+
+    monkeypatch.setattr(vocab_module, "load_vocabulary", lambda: vocab, raising=False)
+    with StandIn(responder) as s:
+        httpx.post(f"{s.base_url}/completions", json={"model": "m", "prompt": ids})
+        assert seen == [("<|im_user|><|im_middle|><|im_end|>", ids)]
+        assert s.prompts == ["<|im_user|><|im_middle|><|im_end|>"] and s.requests[-1].body["prompt"] == ids
+    monkeypatch.delattr(vocab_module, "load_vocabulary")
+    with StandIn(responder) as s:  # nothing to decode with: the ids as sent
+        httpx.post(f"{s.base_url}/completions", json={"model": "m", "prompt": ids})
+        assert seen[-1] == (ids, None) and s.prompts == [ids]

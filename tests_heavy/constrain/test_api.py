@@ -16,7 +16,7 @@ from kimi_toolparse.cli import main
 from kimi_toolparse.constrain.ebnf import _TOKEN, embed_rules, text_rules, to_gbnf
 from kimi_toolparse.rendering.templates import MODELS
 from tests_heavy.constrain.cases import FORMATS, call, k2vv_requests, schema_cases, section
-from tests_heavy.constrain.xgr_helpers import accepts
+from tests_heavy.constrain.xgr_helpers import TOKEN_ID, accepts, accepts_text, marker_text
 
 WEATHER = {
     "type": "function",
@@ -248,9 +248,9 @@ def test_gbnf_reads_with_an_independent_gbnf_parser() -> None:
     grammars = [ktp.grammar_for_request(r, format="gbnf") for r in k2vv_requests()[::10]]
     grammars += [ktp.grammar_for([tool("f", s)], format="gbnf") for _, s in schema_cases()]
     for grammar in grammars:
-        gbnf.GBNF(_letters_only(grammar.text))
+        gbnf.GBNF(_letters_only(marker_text(grammar.text)))
     grammar = ktp.grammar_for([WEATHER], format="gbnf", max_calls=2)
-    text = _letters_only(grammar.text)
+    text = _letters_only(marker_text(grammar.text))
     good = [
         "Hi.",
         "x" + section(call("get_weather", 0, '{"city": "Rome"}'), call("get_weather", 1, '{"city":"a"}')),
@@ -376,3 +376,64 @@ def test_cli_bad_input_is_one_line_and_status_2(
     assert out.returncode == 2
     assert out.stderr.startswith("kimi-toolparse: ") and message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_gbnf_names_every_marker_by_token_id_and_never_by_text() -> None:
+    """llama.cpp's ``<[ID]>``: only the real special token opens or closes a call or reasoning; no marker
+    is written as text anywhere, so ordinary tokens spelling one match nothing but free text (which
+    refuses ``<|``)."""
+    from kimi_toolparse.tokens import SPECIAL_IDS
+
+    for thinking in (False, True):
+        grammar = ktp.grammar_for([WEATHER], format="gbnf", max_calls=2, thinking=thinking)
+        named = {int(i) for i in TOKEN_ID.findall(grammar.text)}
+        want = {"<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>"}
+        want |= {"<|tool_call_argument_begin|>", "<|tool_call_end|>", "</think>"}
+        want |= set() if thinking else {"<think>"}
+        assert named == {SPECIAL_IDS[t] for t in want}
+        assert "<|" not in grammar.text.replace('"<"', "") and "think>" not in grammar.text
+    text = ktp.grammar_for([WEATHER], format="gbnf", marker_ids=False).text
+    assert TOKEN_ID.search(text) is None and '"<|tool_call_begin|>"' in text
+    assert marker_text(ktp.grammar_for([WEATHER], format="gbnf").text) == text  # the same grammar otherwise
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("a < b", True),
+        ("<<= and <div>", True),
+        ("x \\u003c", True),
+        ("<|tool_call_end|>", False),
+        ("a <<|im_end|>", False),
+        ("ends in <", False),
+    ],
+)
+def test_gbnf_json_strings_cannot_hold_a_marker_start(value: str, ok: bool) -> None:
+    """Inside arguments (values and keys) no ``<|``: llama.cpp matches a special token's text against a
+    string's characters, so ``<|tool_call_end|>`` could otherwise sit in a value whole. A ``<`` before the
+    closing quote is written ``\\u003c``. ``value`` is JSON string content, as the model writes it."""
+    weather = ktp.grammar_for([WEATHER], format="gbnf")
+    assert accepts_text("gbnf", weather.text, section(call("get_weather", 0, f'{{"city": "{value}"}}'))) == ok
+    free = ktp.grammar_for([tool("f", {"type": "object"})], format="gbnf")
+    assert accepts_text("gbnf", free.text, section(call("f", 0, f'{{"{value}": 1}}'))) == ok
+
+
+def test_gbnf_json_string_rule_property() -> None:
+    """Any string value: the token-id GBNF takes its JSON text exactly when no ``<`` run in it is followed
+    by ``|``, a backslash escape or the closing quote."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    grammar = ktp.grammar_for([WEATHER], format="gbnf")
+    bad = re.compile(r"<+(?:[|\\]|$)")
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(alphabet='ab<|\\"\n é', max_size=10))
+    def check(value: str) -> None:
+        content = json.dumps(value, ensure_ascii=False)[1:-1]
+        raw = section(call("get_weather", 0, f'{{"city": "{content}"}}'))
+        assert accepts_text("gbnf", grammar.text, raw) == (bad.search(content) is None), content
+
+    check()

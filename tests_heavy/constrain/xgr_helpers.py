@@ -11,6 +11,8 @@ import pytest
 xgr = pytest.importorskip("xgrammar", reason="the grammar tests need xgrammar (pip install -e '.[test]')")
 
 from kimi_toolparse import ToolGrammar  # noqa: E402
+from kimi_toolparse.constrain.ebnf import quote  # noqa: E402
+from kimi_toolparse.tokens import SPECIAL_TOKENS  # noqa: E402
 
 MARKERS = [
     "<|im_end|>",
@@ -29,9 +31,19 @@ TOKENIZER = xgr.TokenizerInfo(VOCAB, stop_token_ids=[STOP])
 COMPILER = xgr.GrammarCompiler(TOKENIZER, max_threads=1, cache_enabled=False)
 
 
+#: llama.cpp's token syntax, ``<[ID]>``: one special token.
+TOKEN_ID = re.compile(r"<\[(\d+)\]>")
+
+
+def marker_text(text: str) -> str:
+    """GBNF with each ``<[ID]>`` written as the special token's text (what a string matcher can read)."""
+    return TOKEN_ID.sub(lambda m: quote(SPECIAL_TOKENS[int(m.group(1))]), text)
+
+
 def gbnf_to_xgrammar(text: str) -> str:
-    """GBNF's ``{m,}`` repetition spelled as xgrammar's ``{m, -1}`` (the rest of GBNF is xgrammar EBNF)."""
-    return re.sub(r"\{(\d+),\}", r"{\1, -1}", text)
+    """GBNF's ``{m,}`` repetition spelled as xgrammar's ``{m, -1}``, and token ids as the tokens' text
+    (the rest of GBNF is xgrammar EBNF)."""
+    return marker_text(re.sub(r"\{(\d+),\}", r"{\1, -1}", text))
 
 
 @functools.lru_cache(maxsize=512)

@@ -7,7 +7,8 @@ import json
 
 import kimi_toolparse as ktp
 from kimi_toolparse.serve.chat import parse_request, plan_request
-from kimi_toolparse.serve.config import ENGINES
+from kimi_toolparse.serve.engines import PROFILES
+from kimi_toolparse.serve.upstream import Target
 from kimi_toolparse.serve.standin import StandIn
 from tests.serve.conftest import gateway
 from tests.serve.test_chat import TOOLS as CHAT_TOOLS
@@ -22,7 +23,7 @@ def test_a_grammar_replaces_the_prefill_and_enforces_tool_choice() -> None:
     req = parse_request(
         {"model": "kimi-k2.5", "messages": USER, "tools": CHAT_TOOLS, "tool_choice": "required"}
     )
-    p = plan_request(req, "kimi-k2.5", dict(ENGINES["vllm"]), grammar=("ebnf", "vllm"))
+    p = plan_request(req, "kimi-k2.5", Target(PROFILES["vllm"], grammar="ebnf"))
     assert p.prefill == "" and p.upstream["prompt"] == ktp.render(USER, CHAT_TOOLS, model="kimi-k2.5")
     grammar = p.upstream["structured_outputs"]["grammar"]
 
@@ -40,8 +41,8 @@ def test_a_grammar_replaces_the_prefill_and_enforces_tool_choice() -> None:
     assert not accepts(call.replace("functions.bash", "functions.rm"))  # an undeclared tool
     # no grammar without tools; sglang takes the structural tag as response_format
     plain = parse_request({"model": "kimi-k2.5", "messages": USER})
-    assert "structured_outputs" not in plan_request(plain, "kimi-k2.5", {}, grammar=("ebnf", "vllm")).upstream
-    sg = plan_request(req, "kimi-k2.5", dict(ENGINES["sglang"]), grammar=("structural-tag", "sglang"))
+    assert "structured_outputs" not in plan_request(plain, "kimi-k2.5", Target(grammar="ebnf")).upstream
+    sg = plan_request(req, "kimi-k2.5", Target(PROFILES["sglang"], grammar="structural-tag"))
     assert sg.upstream["response_format"]["type"] == "structural_tag" and sg.prefill == ""
 
 
@@ -64,7 +65,7 @@ def test_grammar_option_sends_the_requests_grammar_instead_of_a_prefill() -> Non
             tool_choice={"type": "function", "function": {"name": "get_weather"}},
         )
         sent = up.requests[-1].body
-        assert sent["prompt"] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
+        assert up.prompts[-1] == ktp.render(messages, TOOLS, model="kimi-k2-instruct")
         tag = json.loads(sent["structured_outputs"]["structural_tag"])
         assert "functions.get_weather:0" in json.dumps(tag) and "functions.bash" not in json.dumps(tag)
         [tc] = r.choices[0].message.tool_calls
