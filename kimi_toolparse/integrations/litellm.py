@@ -26,7 +26,7 @@ For LiteLLM users who call an OpenAI-compatible Kimi endpoint instead: :class:`K
 ``CustomLogger`` whose pre-call hook the proxy runs) and :func:`kimi_messages` rewrite the history's
 tool-call ids to ``functions.NAME:IDX`` before it is sent, as the renderer does.
 
-Needs the ``litellm`` extra: ``pip install 'kimi_toolparse[litellm]'``.
+Needs the ``litellm`` extra: ``pip install '.[litellm]'`` in a kimi_toolparse clone.
 """
 
 from __future__ import annotations

@@ -32,14 +32,23 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from kimi_toolparse import encode_prompt, render
+from kimi_toolparse import render
 
 from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
 from .engines import engine_mismatch
 from .pipeline import Dialect, Plan, Run, clamp_max_tokens, plan
 from .request import ApiError
-from .upstream import BrokenStream, Target, Upstream, UpstreamStream, apply, broken_error, timeout_error
+from .upstream import (
+    BrokenStream,
+    Target,
+    Upstream,
+    UpstreamStream,
+    apply,
+    broken_error,
+    counter,
+    timeout_error,
+)
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
 
@@ -88,18 +97,19 @@ class _Metrics:
 class _Gateway:
     config: ServeConfig
     upstream: Upstream
+    #: The Kimi vocabulary's encoder (``--tokenizer`` or the packaged one), None without tiktoken.
+    encode: Callable[[str], list[int]] | None = None
     metrics: _Metrics = field(default_factory=_Metrics)
 
     async def count(self, prompt: str | list[int]) -> int | None:
-        """The prompt's tokens (special tokens by id), or None without a vocabulary (``--tokenizer``)."""
+        """The prompt's tokens (special tokens by id), or None without a vocabulary to count with."""
         if isinstance(prompt, list):  # sent as token ids
             return len(prompt)
-        path = self.config.tokenizer
-        if path is None:
+        if self.encode is None:
             return None
         if len(prompt) < 16384:
-            return len(encode_prompt(prompt, path))
-        return len(await asyncio.to_thread(encode_prompt, prompt, path))
+            return len(self.encode(prompt))
+        return len(await asyncio.to_thread(self.encode, prompt))
 
     async def clamp(self, p: Plan, request_id: str) -> int | None:
         """Clamp ``max_tokens`` to what the prompt leaves of the context; the prompt's tokens if counted."""
@@ -277,15 +287,9 @@ def create_app(config: ServeConfig) -> Starlette:
             render([{"role": "user", "content": "x"}], None, model=name)
         except ValueError as e:
             raise ValueError(f"--model {name}: {e}") from None
-    if config.tokenizer is not None:
-        try:
-            encode_prompt("", config.tokenizer)  # loads the vocabulary once (it is cached by path)
-        except ImportError as e:
-            raise ValueError(f"--tokenizer needs the tiktoken extra ({e.name} is missing)") from None
-        except ValueError as e:
-            raise ValueError(f"--tokenizer: {e}") from None
-    # The engine's profile and the prompt's form: chosen once here, never per request or per token.
+    # The engine's profile, the prompt's form and the vocabulary: chosen once here, never per request.
     target = Target.from_config(config)
+    encode = target.encode or counter(config.tokenizer)
     state: dict[str, _Gateway] = {}
     anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
 
@@ -302,7 +306,7 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = gw = _Gateway(config, Upstream(config, client))
+            state["gw"] = gw = _Gateway(config, Upstream(config, client), encode)
             _log.info(_start_line(config))
             await _check_engine(gw, target)
             try:
@@ -407,7 +411,8 @@ def create_app(config: ServeConfig) -> Starlette:
         if count is None:
             raise ApiError(
                 400,
-                "this gateway has no Kimi vocabulary to count tokens with: start it with --tokenizer PATH",
+                "this gateway cannot count tokens: install tiktoken (pip install '.[serve]' in the "
+                "kimi_toolparse clone) and restart it",
                 code="no_vocabulary",
             )
         return _json(200, {"input_tokens": count}, rec.request_id)

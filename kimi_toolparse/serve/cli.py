@@ -125,7 +125,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--tokenizer",
         metavar="PATH",
         help="the Kimi tiktoken.model (or model directory) that counts prompt tokens and encodes "
-        "token-id prompts (--prompt)",
+        "token-id prompts (--prompt) (default: the vocabulary that ships with the package)",
     )
     p.add_argument(
         "--anthropic-temperature-scale",

@@ -62,7 +62,7 @@ class Target:
         engine = profile(config.engine)
         encode = None
         if engine.prompt_ids and config.prompt != "text":
-            encode = _encoder(config.tokenizer, required=config.prompt == "ids")
+            encode = counter(config.tokenizer, required=config.prompt == "ids")
         elif config.prompt == "ids":
             raise ValueError(f"--prompt ids: --engine {engine.name} takes the prompt as text only")
         return cls(engine, config.grammar, config.upstream_extra, encode)
@@ -73,23 +73,18 @@ class Target:
         return "text" if self.encode is None else "ids"
 
 
-def _encoder(path: str | None, *, required: bool) -> Callable[[str], list[int]] | None:
-    """The Kimi vocabulary's encoder (``--tokenizer``, else the one shipped with the package), or None (text
-    prompts) when there is none and ids were not required."""
-    from kimi_toolparse import vocab
+def counter(path: str | None, *, required: bool = False) -> Callable[[str], list[int]] | None:
+    """The Kimi vocabulary's encoder (``--tokenizer``, else the one shipped with the package), special tokens
+    by id: what sends a prompt as ids and counts its tokens. None without tiktoken (the serve extra has it)
+    unless ``required`` or a ``--tokenizer`` was given: then ValueError, one line."""
+    from kimi_toolparse.vocab import load_vocabulary
 
     try:
-        if path is not None:
-            vocabulary = vocab.KimiVocabulary.from_file(path)
-        else:
-            load = getattr(vocab, "load_vocabulary", None)  # the packaged vocabulary, where it ships
-            if load is None:
-                raise ValueError("no vocabulary ships with this version: pass --tokenizer PATH")
-            vocabulary = load()
+        vocabulary = load_vocabulary(path)
         vocabulary.tiktoken_encoding  # noqa: B018 - fails now, not at the first request, without tiktoken
     except (ImportError, OSError, ValueError) as e:
         if required or path is not None:
-            raise ValueError(f"--prompt ids needs the Kimi vocabulary: {e}") from None
+            raise ValueError(f"--tokenizer: the Kimi vocabulary cannot be used: {e}") from None
         return None
     encode: Callable[[str], list[int]] = vocabulary.encode
     return encode

@@ -336,11 +336,8 @@ def test_auth_with_x_api_key_or_bearer_on_every_route(served: Any) -> None:
     for good in (client(base), client(base, api_key=None, auth_token=KEY)):
         assert good.messages.create(**request).content
         assert [m.id for m in good.models.list()] == ["kimi-k2.5", "kimi-k2-instruct"]
-        with pytest.raises(
-            anthropic.BadRequestError
-        ) as no_vocabulary:  # past auth: this gateway cannot count
-            good.messages.count_tokens(messages=request["messages"], model="kimi-k2.5")
-        assert "--tokenizer" in no_vocabulary.value.body["error"]["message"]
+        # past auth: counted with the vocabulary that ships with the package
+        assert good.messages.count_tokens(messages=request["messages"], model="kimi-k2.5").input_tokens > 0
     for bad in (client(base, api_key="wrong"), client(base, api_key=None, auth_token="wrong")):
         with pytest.raises(anthropic.AuthenticationError) as e:
             bad.messages.create(**request)

@@ -223,7 +223,7 @@ def test_prompt_modes_and_the_start_up_check(vocab: Any, caplog: pytest.LogCaptu
 
     with pytest.raises(ValueError, match="--prompt ids: --engine plain takes the prompt as text only"):
         Target.from_config(ServeConfig(upstream="http://h/v1", engine="plain", prompt="ids"))
-    with pytest.raises(ValueError, match="--prompt ids needs the Kimi vocabulary"):
+    with pytest.raises(ValueError, match="--tokenizer: the Kimi vocabulary cannot be used"):
         Target.from_config(ServeConfig(upstream="http://h/v1", prompt="ids", tokenizer="/nonexistent"))
     ids = Target.from_config(ServeConfig(upstream="http://h/v1", tokenizer=str(VOCAB_FILE)))
     assert ids.prompt_mode == "ids" and ids.encode is not None and ids.encode(prompt) == vocab.encode(prompt)
