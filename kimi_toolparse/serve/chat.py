@@ -235,7 +235,7 @@ def plan_request(
 
 
 def _grammar_fields(req: ChatRequest, grammar: tuple[str, str], thinking: bool) -> dict[str, Any]:
-    """The upstream fields that carry the request's tool-call grammar (the constrain extra builds it)."""
+    """The upstream fields that carry the request's tool-call grammar (built by kimi_toolparse.constrain)."""
     from kimi_toolparse import grammar_for_request
 
     fmt, engine = grammar

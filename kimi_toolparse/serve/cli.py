@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--grammar",
         choices=["structural-tag", "ebnf", "gbnf"],
         help="send each request's tool-call grammar so the engine can only write valid calls "
-        "(vllm/sglang: structural-tag or ebnf; plain, i.e. llama.cpp: gbnf). Needs the constrain extra",
+        "(vllm/sglang: structural-tag or ebnf; plain, i.e. llama.cpp: gbnf)",
     )
     p.add_argument(
         "--upstream-extra", metavar="JSON", help="a JSON object merged into every upstream completion request"
