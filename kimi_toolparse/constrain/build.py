@@ -348,7 +348,7 @@ def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converte
             ebnf = ebnf.replace(call, "gbnf_string_chars")
         notes.append(
             SchemaNote(
-                name, "loosened", "GBNF cannot express a string pattern with length limits: any string there"
+                name, "loosened", "GBNF cannot express a string pattern: any string there"
             )
         )
         return _Converted(conv.schema, ebnf, None)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .ebnf import quote
+from .ebnf import _class_char, quote
 
 __all__ = ["SchemaRules", "Unsupported", "schema_rules"]
 
@@ -39,7 +39,8 @@ class SchemaRules:
 #: The JSON building blocks, written once; a grammar carries those it uses.
 BASE_RULES: dict[str, str] = {
     "ws": r"[ \n\r\t]*",
-    "char": r'[^"\\\u0000-\u001f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
+    "char": r'[^"\\\u0000-\u001f] | "\\" escape',
+    "escape": r'["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F]',
     "string": r'"\"" char* "\""',
     "integer": r'"0" | "-"? [1-9] [0-9]*',
     "number": r'"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+\-]? [0-9]+)?',
@@ -72,6 +73,8 @@ _MAX_DEPTH = 64
 #: Regex features xgrammar's Regex builtin does not take (lookaround, back-references, anchors inside).
 _REGEX_UNSUPPORTED = re.compile(r'\(\?[=!<P]|\\[1-9bBAZzk]|["]')
 _MISSING: Any = object()
+#: Property names written in JSON as they are (no escapes): those an undeclared key is checked against.
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
 
 
 def schema_rules(schema: Any) -> SchemaRules:
@@ -156,6 +159,17 @@ def _naturals(low: int, high: int | None) -> list[str]:
     return out
 
 
+def _unsigned(low: int, high: int | None) -> str:
+    """Numbers without sign or exponent from ``low`` to ``high`` (whole bounds; None: unbounded)."""
+    fraction = '("." [0-9]+)?'
+    if high is None:
+        return f"(({' | '.join(_naturals(low, None))}) {fraction})"
+    last = f'{quote(str(high))} ("." "0"+)?'  # the upper bound itself: only zeros after the point
+    if high == low:
+        return f"({last})"
+    return f"(({' | '.join(_naturals(low, high - 1))}) {fraction} | {last})"
+
+
 def _integer(low: int | None, high: int | None) -> str:
     if low is None and high is None:
         return "integer"
@@ -224,6 +238,25 @@ class _Converter:
             name = self.refs[ref] = self.rule("")
             self.rules[name] = self.value(self.resolve(ref), 0)
         return self.refs[ref]
+
+    def other_key(self, names: list[str]) -> str:
+        """A JSON string that is none of ``names`` (an undeclared key): a trie of the names, left at the
+        first character off it (names that need escapes in JSON are not excluded)."""
+        plain = [n for n in names if _PLAIN.fullmatch(n)]
+
+        def node(prefix: str) -> str:
+            name = self.rule("")
+            children = sorted(
+                {n[len(prefix)] for n in plain if n.startswith(prefix) and len(n) > len(prefix)}
+            )
+            off = "".join(_class_char(c) for c in children)
+            alts = [] if prefix in plain else [r'"\""']
+            alts += [f'[^"\\\\\\u0000-\\u001f{off}] char* "\\""', r'"\\" escape char* "\""']
+            alts += [f"{quote(c)} {node(prefix + c)}" for c in children]
+            self.rules[name] = " | ".join(alts)
+            return name
+
+        return self.rule(f'"\\"" {node("")}')
 
     def value(self, schema: Any, depth: int) -> str:
         """An expression for the values ``schema`` accepts."""
@@ -305,9 +338,27 @@ class _Converter:
     def _number(self, schema: Mapping[str, Any], depth: int) -> str:
         if "multipleOf" in schema:
             self.loose.add("multipleOf")
-        if set(_LOWER[:2] + _UPPER[:2]) & set(schema):
-            self.loose.add("minimum/maximum (on numbers)")
-        return "number"
+        bounds = [schema.get(k) for k in ("minimum", "maximum")]
+        if (
+            "exclusiveMinimum" in schema
+            or "exclusiveMaximum" in schema
+            or any(b is not None and (not isinstance(b, (int, float)) or b != int(b)) for b in bounds)
+        ):
+            self.loose.add("minimum/maximum (on numbers: only whole inclusive bounds are enforced)")
+            return "number"
+        low, high = (None if b is None else _floor(b) for b in bounds)
+        if low is None and high is None:
+            return "number"
+        if low is not None and high is not None and low > high:
+            raise Unsupported(f"number range {low}..{high} is empty")
+        alts: list[str] = []
+        if low is None or low < 0:  # below zero: "-" and the absolute value
+            alts.append(
+                '"-" ' + _unsigned(0 if high is None or high >= 0 else -high, None if low is None else -low)
+            )
+        if high is None or high >= 0:
+            alts.append(_unsigned(max(low or 0, 0), high))
+        return "(" + " | ".join(alts) + ")"
 
     def _boolean(self, schema: Mapping[str, Any], depth: int) -> str:
         return "boolean"
@@ -330,6 +381,7 @@ class _Converter:
         if set(required) - set(properties) and more is False:
             self.loose.add("required (keys not among properties)")
         extra = None if more is False else self.value(more, depth)
+        key = self.other_key(list(properties)) if properties and extra is not None else "string"
         members = [
             (f'{quote(json.dumps(k, ensure_ascii=False))} ws ":" ws {self.value(s, depth)}', k in required)
             for k, s in properties.items()
@@ -338,7 +390,7 @@ class _Converter:
         if any(k in required and s is False for k, s in properties.items()):
             raise Unsupported("a required property's schema is false")
         # tails[i]: the members from i on, each after a comma, then the undeclared ones
-        tail = _repeat(f'ws "," ws string ws ":" ws {extra}', 0, None) if extra is not None else ""
+        tail = _repeat(f'ws "," ws {key} ws ":" ws {extra}', 0, None) if extra is not None else ""
         tails = [tail]
         for member, needed in reversed(members[1:]):
             piece = f'ws "," ws {member}' if needed else f'(ws "," ws {member})?'
@@ -350,7 +402,7 @@ class _Converter:
             if needed:
                 break
         if not any(needed for _, needed in members) and extra is not None:
-            firsts.append(f'string ws ":" ws {extra} {tail}')
+            firsts.append(f'{key} ws ":" ws {extra} {tail}')
         if not firsts:
             return self.rule(r'"{" ws "}"')
         body = " | ".join(firsts)
