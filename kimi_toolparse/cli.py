@@ -18,6 +18,7 @@ from .extras import missing_extra
 from .parsing.message import STOP_REASONS, ParsedMessage, stop_reason_from
 from .parsing.parser import StreamParser
 from .parsing.tools import Tools
+from .rendering.jinja_compat import BadConversation
 from .rendering.prompt import encode_prompt, render
 from .rendering.templates import MODELS, resolve_model
 from .tool_shape import tool_functions
@@ -26,6 +27,21 @@ __all__ = ["PROG", "UsageError", "build_parser", "cmd_parse", "cmd_render", "mai
 
 #: The chat_template_kwargs the Kimi templates read; render() refuses others, and so does the CLI.
 _TEMPLATE_KWARGS = ("thinking", "preserve_thinking")
+#: render()'s options as ``render``'s flags, for the hints of a refused conversation.
+_RENDER_FLAGS: dict[tuple[str, object], str] = {
+    ("strict", False): "--lenient",
+    ("normalize_ids", True): "--normalize-ids",
+}
+
+
+def _refusal(error: ValueError | TypeError) -> str:
+    """Why render() refused a conversation, on one line, with the flag that gets past it (if one does)."""
+    if isinstance(error, BadConversation):
+        flag = _RENDER_FLAGS.get(error.option) if error.option is not None else None
+        text = error.problem + (f" ({flag} {error.effect})" if flag else "")
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 def _chunks(pieces: Iterator[str], size: int) -> Iterator[str]:
@@ -186,7 +202,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             **kwargs,
         )
     except (ValueError, TypeError) as e:
-        raise UsageError(f"{args.conversation}: {' '.join(str(e).split())}") from None
+        raise UsageError(f"{args.conversation}: {_refusal(e)}") from None
     if args.ids:
         try:
             ids = encode_prompt(text, args.vocab)
@@ -235,10 +251,17 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     )
     thinking = p.add_mutually_exclusive_group()
     thinking.add_argument(
-        "--thinking", dest="thinking", action="store_true", default=None, help="thinking=True"
+        "--thinking",
+        dest="thinking",
+        action="store_true",
+        default=None,
+        help="open the reasoning at the end of the prompt (the templates' thinking=true)",
     )
     thinking.add_argument(
-        "--no-thinking", dest="thinking", action="store_false", help="thinking=False (K2.5, K2.6)"
+        "--no-thinking",
+        dest="thinking",
+        action="store_false",
+        help="leave reasoning off (K2.5, K2.6: the templates' thinking=false)",
     )
     p.add_argument("--preserve-thinking", action="store_true", default=None, help="keep all reasoning (K2.6)")
     p.add_argument("--normalize-ids", action="store_true", help="rewrite tool-call ids to functions.NAME:IDX")
@@ -269,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="-", metavar="FILE", help="raw output; - or nothing for stdin")
     p.add_argument("--thinking", action="store_true", help="the prompt ended with <think>")
     p.add_argument("--stream", action="store_true", help="print the stream's chunks, one per line")
-    p.add_argument("--chunk-size", type=int, default=4, metavar="N", help="characters per fed chunk (4)")
+    p.add_argument(
+        "--chunk-size", type=int, default=4, metavar="N", help="characters per fed chunk, with --stream"
+    )
     p.add_argument("--tools", metavar="TOOLS.json", help="the request's tools (a list, or a request file)")
     p.add_argument(
         "--stop-reason",

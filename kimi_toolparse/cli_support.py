@@ -1,5 +1,6 @@
 """What every ``kimi-toolparse`` subcommand shares: the one-line usage error, an argument parser that
-exits 2 with one line, and reading input files (``-`` for stdin) as UTF-8 text or JSON.
+exits 2 with one line and shows every default in ``--help``, and reading input files (``-`` for stdin) as
+UTF-8 text or JSON.
 
 A leaf: the subcommands' packages import it, and ``cli.py`` imports them, with no cycle.
 """
@@ -17,6 +18,7 @@ __all__ = [
     "PIECE_BYTES",
     "PROG",
     "ArgumentParser",
+    "HelpFormatter",
     "UsageError",
     "read_json",
     "read_text",
@@ -31,8 +33,32 @@ class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Ends each option's help with its default, ``(default: 8)``, unless the help already names it.
+
+    Flags (a default of True or False) and options without a default (None) show none: their help says
+    what giving them does. An option without help shows nothing: give every option a help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or (not action.option_strings and action.nargs not in ("?", "*"))
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """Exits 2 with one line naming the mistake, never a usage dump."""
+    """Exits 2 with one line naming the mistake, never a usage dump; ``--help`` shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{PROG}: {message} (see '{PROG} --help')\n")

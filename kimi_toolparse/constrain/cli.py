@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
         "chat_template_kwargs.thinking)",
     )
     thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="it does not")
-    p.add_argument("--max-calls", type=int, default=8, metavar="N", help="most calls in one section (8)")
+    p.add_argument("--max-calls", type=int, default=8, metavar="N", help="most calls in one section")
     p.set_defaults(handler=run)
 
 

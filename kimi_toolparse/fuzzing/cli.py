@@ -57,8 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="with --url: the server's prompt ends in <think> (or not); default: read from the model's "
         "template, so a thinking model's cases start inside reasoning",
     )
-    p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk (100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (0)")
+    p.add_argument("--examples", type=int, default=100, metavar="N", help="examples per quirk")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed")
     p.add_argument("--quirks", metavar="A,B", help=f"only these quirks (of {', '.join(QUIRKS)})")
     p.add_argument(
         "--stream",

@@ -8,7 +8,7 @@ does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from .templates import ChatTemplate
@@ -17,6 +17,7 @@ __all__ = [
     "MISSING",
     "BadConversation",
     "Missing",
+    "UnknownTemplateKwargs",
     "each_call",
     "is_image",
     "item",
@@ -55,7 +56,31 @@ def show(value: Any) -> str:
 
 
 class BadConversation(ValueError):
-    """A conversation the template cannot render (or, in strict mode, would render oddly)."""
+    """A conversation the template cannot render (or, in strict mode, would render oddly).
+
+    ``problem`` is what is wrong, in the conversation's terms; ``option`` the render() keyword and value
+    that gets past it, if one does, and ``effect`` what that option then does. The message joins them;
+    a command line or a server words the option its own way (or leaves it out) from the parts."""
+
+    def __init__(self, problem: str, *, option: tuple[str, object] | None = None, effect: str = "") -> None:
+        self.problem = problem
+        self.option = option
+        self.effect = effect
+        hint = "" if option is None else f" ({option[0]}={option[1]!r} {effect})"
+        super().__init__(problem + hint)
+
+
+class UnknownTemplateKwargs(TypeError):
+    """render() got template kwargs no Kimi template reads: ``unknown`` names them, ``known`` lists the
+    ones the templates read (a server or a command line words the refusal in its own terms from them)."""
+
+    def __init__(self, unknown: Sequence[str], known: Sequence[str]) -> None:
+        self.unknown = tuple(unknown)
+        self.known = tuple(known)
+        super().__init__(
+            f"render() got unknown template kwargs {', '.join(map(repr, self.unknown))}: "
+            f"the Kimi templates read {', '.join(self.known)}"
+        )
 
 
 def is_image(part: Any, template: ChatTemplate) -> bool:

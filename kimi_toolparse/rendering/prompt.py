@@ -35,7 +35,16 @@ from ..tokens import (
     SECTION_END,
 )
 from ..tool_shape import tool_functions
-from .jinja_compat import MISSING, BadConversation, each_call, is_image, item, render_content, show
+from .jinja_compat import (
+    MISSING,
+    BadConversation,
+    UnknownTemplateKwargs,
+    each_call,
+    is_image,
+    item,
+    render_content,
+    show,
+)
 from .legacy import render_legacy
 from .templates import MODELS, ChatTemplate, Reasoning, SystemPlacement, resolve_model
 from .typescript import deep_sort, render_tools_typescript
@@ -151,8 +160,9 @@ def _check_messages(messages: list[Any], template: ChatTemplate) -> None:
             )
         if role not in _ROLES:
             raise BadConversation(
-                f"messages[{i}].role is {role!r}: the roles are {', '.join(_ROLES)} "
-                f"(strict=False renders it as the template does, as a turn named {role!r})"
+                f"messages[{i}].role is {role!r}: the roles are {', '.join(_ROLES)}",
+                option=("strict", False),
+                effect=f"renders it as the template does, as a turn named {role!r}",
             )
         name = m.get("name")
         if name is not None and not isinstance(name, str):
@@ -235,8 +245,9 @@ def _check_calls(calls: Any, where: str) -> None:
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
             raise BadConversation(
-                f"{where}[{k}].id is missing: the template writes each call's id into the prompt "
-                "(normalize_ids=True gives every call a functions.NAME:IDX id)"
+                f"{where}[{k}].id is missing: the template writes each call's id into the prompt",
+                option=("normalize_ids", True),
+                effect="gives every call a functions.NAME:IDX id",
             )
 
 
@@ -423,10 +434,7 @@ def render(
     template = _template(model, "render")
     unknown = [k for k in template_kwargs if k not in _TEMPLATE_KWARGS]
     if unknown:
-        raise TypeError(
-            f"render() got unknown template kwargs {', '.join(map(repr, unknown))}: "
-            f"the Kimi templates read {', '.join(_TEMPLATE_KWARGS)}"
-        )
+        raise UnknownTemplateKwargs(unknown, _TEMPLATE_KWARGS)
     thinking = template_kwargs.get("thinking")
     preserve_thinking = template_kwargs.get("preserve_thinking")
     for key, value in (
@@ -447,10 +455,7 @@ def render(
     if normalize_ids:  # first, so that calls without ids get one
         message_list = normalize_tool_call_ids(message_list, strict=strict).messages
     if strict:
-        try:
-            _check_messages(message_list, template)
-        except BadConversation as e:
-            raise ValueError(str(e)) from None
+        _check_messages(message_list, template)  # a BadConversation: a ValueError with its parts
     try:
         return _render(
             message_list,

@@ -1,9 +1,9 @@
-"""The gateway's ASGI app: OpenAI's chat API in front of a raw ``/v1/completions`` engine.
+"""The gateway's ASGI app: the routes, and what every served API shares.
 
 Plain Starlette handlers: ``POST /v1/chat/completions`` (streaming and not), ``GET /v1/models``,
-``GET /health`` and ``GET /metrics``. The upstream is always read as a stream (so timeouts apply per piece
-and a client that leaves cancels it); each piece goes through
-:class:`~kimi_toolparse.serve.chat.ChoiceStream`.
+``GET /health`` and ``GET /metrics``. Each API is a *dialect* (:mod:`.pipeline` describes the interface);
+this module does what they share: auth (``Authorization: Bearer`` or ``x-api-key``), the body limit,
+request ids, the upstream call (:mod:`.upstream`), timeouts, client disconnects, metrics and the JSON log.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 import prometheus_client as prom
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -31,14 +30,20 @@ from starlette.routing import Route
 
 from kimi_toolparse import render
 
-from .chat import ApiError, ChoiceStream, Plan, SSEDecoder, dumps, error_body, parse_request, plan_request
+from . import chat
 from .config import CONFIG_ENV, ServeConfig
+from .pipeline import Run, plan
+from .request import ApiError
+from .upstream import BrokenStream, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
 __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_env"]
 
 #: One JSON line per request goes to this logger.
 LOGGER_NAME = "kimi_toolparse.serve"
 _log = logging.getLogger(LOGGER_NAME)
+
+#: A dialect (see :mod:`.pipeline` for its interface).
+Dialect = Any
 
 
 class _Metrics:
@@ -80,122 +85,34 @@ class _Metrics:
 @dataclass
 class _Gateway:
     config: ServeConfig
-    client: aiohttp.ClientSession
+    upstream: Upstream
     metrics: _Metrics = field(default_factory=_Metrics)
-    upstream_model: str | None = None
-    _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    # ---- helpers ----------------------------------------------------------------------------------
 
     async def template_for(self, name: str, request_id: str) -> str:
         """The template a requested model name selects: a configured one, or the upstream's own name."""
         if name in self.config.models:
             return name
         with contextlib.suppress(ApiError):
-            if name == await self.resolve_upstream_model(request_id):
+            if name == await self.upstream.resolve_model(request_id):
                 return self.config.models[0]
         raise ApiError(
             404,
             f"The model '{name}' does not exist here: use one of {', '.join(self.config.models)}",
+            kind="not_found",
             param="model",
             code="model_not_found",
         )
 
-    def upstream_headers(self, request_id: str) -> dict[str, str]:
-        headers = {"x-request-id": request_id}
-        if self.config.upstream_api_key:
-            headers["authorization"] = f"Bearer {self.config.upstream_api_key}"
-        return headers
-
-    async def resolve_upstream_model(self, request_id: str) -> str:
-        if self.config.upstream_model:
-            return self.config.upstream_model
-        if self.upstream_model is not None:
-            return self.upstream_model
-        async with self._model_lock:
-            if self.upstream_model is None:
-                data = await self._get_json("/models", request_id)
-                try:
-                    self.upstream_model = str(data["data"][0]["id"])
-                except (KeyError, IndexError, TypeError):
-                    raise ApiError(
-                        502,
-                        "the upstream's /v1/models lists no model: set --upstream-model",
-                        type="upstream_error",
-                        code="upstream_bad_response",
-                    ) from None
-        return self.upstream_model
-
-    async def _get_json(self, path: str, request_id: str) -> Any:
-        try:
-            async with self.client.get(
-                self.config.upstream_base + path, headers=self.upstream_headers(request_id)
-            ) as r:
-                status = r.status
-                raw = await r.read()
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise _timeout() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
-        if status != 200:
-            raise ApiError(
-                502,
-                f"the upstream answered {path} with {status}",
-                type="upstream_error",
-                code="upstream_error",
-            )
-        try:
-            return orjson.loads(raw)
-        except ValueError:
-            raise ApiError(
-                502, f"the upstream's {path} is not JSON", type="upstream_error", code="upstream_bad_response"
-            ) from None
-
     def authorized(self, request: Request) -> bool:
+        """The client sent the key as ``Authorization: Bearer KEY`` or ``x-api-key: KEY`` (or none is set)."""
         key = self.config.api_key
         if key is None:
             return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
-
-
-def _describe(e: BaseException) -> str:
-    return str(e) or type(e).__name__
-
-
-def _timeout() -> ApiError:
-    return ApiError(
-        504, "the upstream did not answer in time", type="upstream_error", code="upstream_timeout"
-    )
-
-
-def _unreachable(e: Exception) -> ApiError:
-    return ApiError(
-        502,
-        f"cannot reach the upstream: {type(e).__name__}",
-        type="upstream_error",
-        code="upstream_unreachable",
-    )
-
-
-def _upstream_status(status: int, text: str) -> ApiError:
-    detail = text[:300]
-    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-        data = json.loads(text)
-        detail = str(
-            data.get("message") or data["error"]["message"] if "error" in data else data.get("message")
+        bearer = request.headers.get("authorization", "")
+        given = request.headers.get("x-api-key", "")
+        return hmac.compare_digest(bearer.encode(), f"Bearer {key}".encode()) or hmac.compare_digest(
+            given.encode(), key.encode()
         )
-    if status in (400, 422):
-        return ApiError(400, f"the upstream rejected the request: {detail}", code="upstream_rejected")
-    if status == 429:
-        return ApiError(
-            429, f"the upstream is overloaded: {detail}", type="rate_limit_error", code="upstream_busy"
-        )
-    return ApiError(
-        502, f"the upstream answered {status}: {detail}", type="upstream_error", code="upstream_error"
-    )
 
 
 def _json(status: int, body: Any, request_id: str) -> Response:
@@ -209,16 +126,27 @@ def _request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON: 413 above ``limit`` bytes, 400 when it is not JSON."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(413, f"the request body is larger than {limit} bytes", code="request_too_large")
+        raise ApiError(
+            413, f"the request body is larger than {limit} bytes", kind="too_large", code="request_too_large"
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, f"the request body is larger than {limit} bytes", code="request_too_large")
-    return bytes(body)
+            raise ApiError(
+                413,
+                f"the request body is larger than {limit} bytes",
+                kind="too_large",
+                code="request_too_large",
+            )
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from None
 
 
 @dataclass
@@ -246,7 +174,7 @@ class _Record:
     def line(self) -> str:
         now = time.perf_counter()
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "ts": _timestamp(),
             "request_id": self.request_id,
             "path": self.path,
             "status": self.status,
@@ -271,40 +199,29 @@ class _Record:
         return json.dumps(out, ensure_ascii=False)
 
 
-class _Upstream:
-    """One streamed upstream completion: its SSE events, parsed, with per-read timeouts."""
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self.response = response
-        self.usage: dict[str, Any] | None = None
-
-    async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Lists of parsed events, one list per network read (so a burst is handled at once)."""
-        sse = SSEDecoder()
-        try:
-            async for raw in self.response.content.iter_any():
-                out = sse.feed(raw)
-                if out:
-                    yield out
-                if sse.done:
-                    return
-        except ValueError as e:
-            raise _BrokenStream(str(e)) from None
-        if sse.pending:
-            raise _BrokenStream("the upstream stream ended in the middle of an event")
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class _BrokenStream(Exception):
-    """The upstream's stream broke; becomes an error event (or a 502 before anything was sent)."""
+def _start_line(config: ServeConfig) -> str:
+    """The log's first line: where the gateway listens, in front of what, for which models."""
+    url = f"http://{config.host}:{config.port}/v1"
+    return json.dumps(
+        {
+            "ts": _timestamp(),
+            "event": "start",
+            "message": f"serving {url} ({', '.join(config.models)}) in front of {config.upstream}",
+            "url": url,
+            "upstream": config.upstream,
+            "models": list(config.models),
+            "engine": config.engine,
+            "workers": config.workers,
+            "pid": os.getpid(),
+        }
+    )
 
 
-def _event_error(event: dict[str, Any]) -> str | None:
-    if "error" in event:
-        err = event["error"]
-        return str(err.get("message") if isinstance(err, dict) else err)
-    if event.get("object") == "error":
-        return str(event.get("message"))
-    return None
+_Handler = Callable[[Request, _Gateway, _Record], Awaitable[Response]]
 
 
 def create_app(config: ServeConfig) -> Starlette:
@@ -325,30 +242,34 @@ def create_app(config: ServeConfig) -> Starlette:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, raise_for_status=False
         ) as client:
-            state["gw"] = _Gateway(config, client)
+            state["gw"] = _Gateway(config, Upstream(config, client))
+            _log.info(_start_line(config))
             yield
         state.clear()
 
-    def gateway() -> _Gateway:
-        return state["gw"]
+    def endpoint(
+        name: str, dialect: Dialect = chat.DIALECT, needs_auth: bool = True
+    ) -> Callable[[_Handler], Callable[[Request], Any]]:
+        """A route's handler, with what every route shares: auth, errors in ``dialect``'s shape, the log."""
 
-    def endpoint(name: str, needs_auth: bool = True) -> Callable[[Any], Any]:
-        def wrap(handler: Callable[[Request, _Gateway, _Record], Any]) -> Callable[[Request], Any]:
+        def wrap(handler: _Handler) -> Callable[[Request], Any]:
             async def run(request: Request) -> Response:
-                gw = gateway()
+                gw = state["gw"]
                 rec = _Record(_request_id(request), request.url.path)
                 response: Response
                 try:
                     if needs_auth and not gw.authorized(request):
                         raise ApiError(
                             401,
-                            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                            "missing or wrong API key: send 'Authorization: Bearer <key>' "
+                            "or 'x-api-key: <key>'",
+                            kind="authentication",
                             code="invalid_api_key",
                         )
                     response = await handler(request, gw, rec)
                 except ApiError as e:
-                    rec.status, rec.error = e.status, e.code or e.type
-                    response = _json(e.status, e.body(), rec.request_id)
+                    rec.status, rec.error = e.status, e.code or e.kind
+                    response = _json(e.status, dialect.error_body(e), rec.request_id)
                 except ClientDisconnect:
                     rec.status, rec.error = 499, "client_disconnected"
                     response = Response(status_code=499)
@@ -362,61 +283,36 @@ def create_app(config: ServeConfig) -> Starlette:
 
         return wrap
 
-    @endpoint("chat")
-    async def chat(request: Request, gw: _Gateway, rec: _Record) -> Response:
-        raw = await _read_body(request, config.max_body_bytes)
-        try:
-            data = json.loads(raw)
-        except ValueError as e:
-            raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from None
-        req = parse_request(data)
-        rec.model, rec.stream = req.model, req.stream
-        template = await gw.template_for(req.model, rec.request_id)
-        plan = plan_request(req, template, config.upstream_fields, grammar=config.grammar_engine)
-        plan.upstream["model"] = await gw.resolve_upstream_model(rec.request_id)
-        if config.log_content:
-            rec.prompt = plan.upstream["prompt"]
-        started = time.perf_counter()
-        headers = gw.upstream_headers(rec.request_id)
-        headers["content-type"] = "application/json"
-        try:
-            response = await gw.client.post(
-                config.upstream_base + "/completions", data=orjson.dumps(plan.upstream), headers=headers
-            )
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise _timeout() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
-        if response.status != 200:
+    def generation(dialect: Dialect) -> Callable[[Request], Any]:
+        """The handler of a dialect's generation route: read, plan, call upstream, answer."""
+
+        @endpoint(dialect.name, dialect)
+        async def handle(request: Request, gw: _Gateway, rec: _Record) -> Response:
+            req = dialect.read(await _read_json(request, config.max_body_bytes), config)
+            rec.model, rec.stream = req.model, req.stream
+            template = await gw.template_for(req.model, rec.request_id)
+            p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
+            p.upstream["model"] = await gw.upstream.resolve_model(rec.request_id)
+            if config.log_content:
+                rec.prompt = p.upstream["prompt"]
+            up = await gw.upstream.complete(p.upstream, rec.request_id)
+            run = Run(rec.request_id, p, [dialect.choice(i, p) for i in range(req.n)], int(time.time()))
+            if req.stream:
+                return _SSEResponse(gw, rec, up, dialect.name, _stream(gw, rec, dialect, run, up))
             try:
-                text = (await response.read()).decode("utf-8", "replace")
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                text = ""
+                await _until_disconnected(request, _consume(up, run, rec))
+            except asyncio.TimeoutError:
+                raise timeout_error() from None
+            except (aiohttp.ClientError, OSError, BrokenStream) as e:
+                raise broken_error(e) from None
             finally:
-                response.close()
-            raise _upstream_status(response.status, text)
-        up = _Upstream(response)
-        choices = [ChoiceStream(i, plan) for i in range(req.n)]
-        if req.stream:
-            return _SSEResponse(gw, rec, up, _stream(gw, rec, plan, up, choices, started))
-        try:
-            await _until_disconnected(request, _consume(up, choices, rec, started))
-        except asyncio.TimeoutError:
-            raise _timeout() from None
-        except (aiohttp.ClientError, OSError, _BrokenStream) as e:
-            raise ApiError(
-                502,
-                f"the upstream stream broke: {_describe(e)}",
-                type="upstream_error",
-                code="upstream_disconnected",
-            ) from None
-        finally:
-            response.close()
-        body = _completion(rec, plan, up, choices)
-        _account(gw, rec, up, choices)
-        return _json(200, body, rec.request_id)
+                up.close()
+            run.upstream_usage = up.usage
+            body = dialect.body(run)
+            _account(gw, rec, run)
+            return _json(200, body, rec.request_id)
+
+        return handle
 
     @endpoint("models")
     async def models(request: Request, gw: _Gateway, rec: _Record) -> Response:
@@ -428,7 +324,7 @@ def create_app(config: ServeConfig) -> Starlette:
     @endpoint("health", needs_auth=False)
     async def health(request: Request, gw: _Gateway, rec: _Record) -> Response:
         try:
-            await gw._get_json("/models", rec.request_id)
+            await gw.upstream.get_json("/models", rec.request_id)
         except ApiError as e:
             return _json(503, {"status": "unhealthy", "upstream": e.message}, rec.request_id)
         return _json(200, {"status": "ok"}, rec.request_id)
@@ -437,18 +333,34 @@ def create_app(config: ServeConfig) -> Starlette:
     async def metrics(request: Request, gw: _Gateway, rec: _Record) -> Response:
         return Response(prom.generate_latest(gw.metrics.registry), media_type=prom.CONTENT_TYPE_LATEST)
 
+    routes = [
+        Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    served = ", ".join(f"{'/'.join(sorted(r.methods or ()))} {r.path}" for r in routes)
+
     async def not_found(request: Request, exc: Exception) -> Response:
+        """An unknown route or a wrong method: answered, logged and counted like any request."""
         status = getattr(exc, "status_code", 404)
-        message = "method not allowed" if status == 405 else f"no route {request.url.path}"
-        return JSONResponse(error_body(message, "invalid_request_error", None, None), status_code=status)
+        path = request.url.path
+        rec = _Record(_request_id(request), path, status=status)
+        if status == 405:
+            allowed = getattr(exc, "headers", None) or {}
+            rec.error = "method_not_allowed"
+            message = f"{request.method} {path} is not served: use {allowed.get('Allow', 'another method')}"
+        else:
+            rec.error = "not_found"
+            message = f"no route {path}: the gateway serves {served}"
+        gw = state.get("gw")
+        if gw is not None:
+            gw.metrics.requests.labels("none", str(status)).inc()
+        _log.info(rec.line())
+        return _json(status, chat.error_body(message, "invalid_request_error", None, None), rec.request_id)
 
     return Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
+        routes=routes,
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )
@@ -457,22 +369,24 @@ def create_app(config: ServeConfig) -> Starlette:
 class _SSEResponse(StreamingResponse):
     """The SSE answer; if the client left before its body began, still close the upstream and log."""
 
-    def __init__(self, gw: _Gateway, rec: _Record, up: _Upstream, body: AsyncIterator[bytes]) -> None:
+    def __init__(
+        self, gw: _Gateway, rec: _Record, up: UpstreamStream, name: str, body: AsyncIterator[bytes]
+    ) -> None:
         super().__init__(
             body,
             media_type="text/event-stream",
             headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
         )
-        self._gw, self._rec, self._up = gw, rec, up
+        self._gw, self._rec, self._up, self._name = gw, rec, up, name
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             if not self._rec.streaming:
-                self._up.response.close()
+                self._up.close()
                 self._rec.status, self._rec.error = 499, "client_disconnected"
-                self._gw.metrics.requests.labels("chat", "499").inc()
+                self._gw.metrics.requests.labels(self._name, "499").inc()
                 _log.info(self._rec.line())
 
 
@@ -496,183 +410,71 @@ async def _until_disconnected(request: Request, work: Awaitable[None]) -> None:
     raise ClientDisconnect()
 
 
-def _apply(
-    batch: list[dict[str, Any]], up: _Upstream, choices: list[ChoiceStream]
-) -> list[tuple[int, list[dict[str, Any]]]]:
-    """Feed a batch of upstream events to their choices; the deltas each produced, in order."""
-    out = []
-    n = len(choices)
-    for event in batch:
-        usage = event.get("usage")
-        if usage and isinstance(usage, dict):
-            up.usage = usage
-        pieces = event.get("choices")
-        if not pieces or not isinstance(pieces, list):
-            err = _event_error(event)
-            if err is not None:
-                raise _BrokenStream(f"the upstream reported: {err}")
-            continue
-        for piece in pieces:
-            index = piece.get("index", 0) if isinstance(piece, dict) else None
-            if type(index) is not int or not 0 <= index < n:
-                continue
-            ch = choices[index]
-            finish = piece.get("finish_reason")
-            if finish:
-                ch.upstream_finish = str(finish)
-            text = piece.get("text") or ""
-            ids = piece.get("token_ids")
-            try:
-                deltas = ch.feed(text, ids if isinstance(ids, list) else None)
-            except (TypeError, ValueError):
-                raise _BrokenStream(
-                    "the upstream sent a piece whose text or token_ids are malformed"
-                ) from None
-            if deltas:
-                out.append((index, deltas))
-    return out
-
-
-async def _consume(up: _Upstream, choices: list[ChoiceStream], rec: _Record, started: float) -> None:
+async def _consume(up: UpstreamStream, run: Run, rec: _Record) -> None:
     """Read the whole upstream output into the choices (non-streaming answers)."""
     async for batch in up.events():
         if rec.upstream_first is None:
             rec.upstream_first = time.perf_counter()
-        _apply(batch, up, choices)
+        apply(batch, up, run.choices)
     rec.upstream_done = time.perf_counter()
-    for ch in choices:
+    for ch in run.choices:
         ch.close()
 
 
-def _usage(up: _Upstream, choices: list[ChoiceStream]) -> dict[str, int]:
-    p = c = 0
-    if up.usage:
-        with contextlib.suppress(TypeError, ValueError):
-            p = int(up.usage.get("prompt_tokens") or 0)
-            c = int(up.usage.get("completion_tokens") or 0)
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-def _completion(rec: _Record, plan: Plan, up: _Upstream, choices: list[ChoiceStream]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": f"chatcmpl-{rec.request_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": plan.request.model,
-        "system_fingerprint": None,
-        "choices": [
-            {"index": ch.index, "message": ch.message(), "logprobs": None, "finish_reason": ch.finish_reason}
-            for ch in choices
-        ],
-        "usage": _usage(up, choices),
-    }
-    diags = [{**d, "choice": ch.index} for ch in choices for d in ch.diagnostics]
-    if diags:
-        body["kimi_diagnostics"] = diags
-    return body
-
-
-def _account(gw: _Gateway, rec: _Record, up: _Upstream, choices: list[ChoiceStream]) -> None:
+def _account(gw: _Gateway, rec: _Record, run: Run) -> None:
     """Metrics and the log record's summary, once a completion is done."""
     m = gw.metrics
-    usage = _usage(up, choices)
-    rec.prompt_tokens, rec.completion_tokens = usage["prompt_tokens"], usage["completion_tokens"]
-    m.tokens.labels("prompt").inc(usage["prompt_tokens"])
-    m.tokens.labels("completion").inc(usage["completion_tokens"])
+    rec.prompt_tokens, rec.completion_tokens = run.usage()
+    m.tokens.labels("prompt").inc(rec.prompt_tokens)
+    m.tokens.labels("completion").inc(rec.completion_tokens)
     if rec.upstream_first is not None:
         m.upstream_first.observe(rec.upstream_first - rec.started)
     if rec.upstream_done is not None:
         m.upstream_total.observe(rec.upstream_done - rec.started)
-    for ch in choices:
+    for ch in run.choices:
         rec.finish_reasons.append(ch.finish_reason)
         for d in ch.diagnostics:
             rec.diagnostics.append(d["code"])
             m.diagnostics.labels(d["code"]).inc()
     if gw.config.log_content:
-        rec.outputs = [ch.message() for ch in choices]
+        rec.outputs = [ch.message() for ch in run.choices]
 
 
 async def _stream(
-    gw: _Gateway, rec: _Record, plan: Plan, up: _Upstream, choices: list[ChoiceStream], started: float
+    gw: _Gateway, rec: _Record, dialect: Dialect, run: Run, up: UpstreamStream
 ) -> AsyncIterator[bytes]:
-    """The SSE body: a role chunk per choice, the deltas, the finish chunks, usage, ``[DONE]``."""
-    req = plan.request
-    include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    head = (
-        f'data: {{"id":"chatcmpl-{rec.request_id}","object":"chat.completion.chunk",'
-        f'"created":{int(time.time())},"model":{dumps(req.model)},"system_fingerprint":null,"choices":[{{"index":'
-    )
-    tail = '"finish_reason":null}]' + (',"usage":null' if include_usage else "") + "}\n\n"
-    prefixes = [f'{head}{ch.index},"delta":' for ch in choices]
-    post = ',"logprobs":null,' + tail
+    """The SSE body: the dialect's head, its pieces as the upstream's arrive, its tail (or error event)."""
+    writer = dialect.writer(run)
     rec.streaming = True
     gw.metrics.active.inc()
     finished = False
     try:
-        first = "".join(
-            f'{head}{ch.index},"delta":{{"role":"assistant","content":""}},"logprobs":null,{tail}'
-            for ch in choices
-        )
-        yield first.encode()
+        yield writer.head()
         try:
             async for batch in up.events():
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()
-                out: list[str] = []
-                for index, deltas in _apply(batch, up, choices):
-                    pre = prefixes[index]
-                    for delta in deltas:
-                        out.append(pre + dumps(delta) + post)
-                if out:
-                    yield "".join(out).encode()
+                text = "".join([writer.pieces(index, got) for index, got in apply(batch, up, run.choices)])
+                if text:
+                    yield text.encode()
             rec.upstream_done = time.perf_counter()
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, _BrokenStream) as e:
-            kind = "upstream_timeout" if isinstance(e, asyncio.TimeoutError) else "upstream_disconnected"
-            rec.status, rec.error = (504 if kind == "upstream_timeout" else 502), kind
-            message = (
-                f"the upstream stream broke: {_describe(e)}"
-                if kind != "upstream_timeout"
-                else "the upstream timed out"
-            )
-            yield f"data: {dumps(error_body(message, 'upstream_error', None, kind))}\n\n".encode()
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, BrokenStream) as e:
+            err = broken_error(e)
+            rec.status, rec.error = err.status, err.code
+            yield writer.error(err)
             return
-        out = []
-        for ch in choices:
-            for delta in ch.close():
-                out.append(f'{head}{ch.index},"delta":{dumps(delta)},"logprobs":null,{tail}')
-        _account(gw, rec, up, choices)
-        for ch in choices:
-            final: dict[str, Any] = {
-                "index": ch.index,
-                "delta": {},
-                "logprobs": None,
-                "finish_reason": ch.finish_reason,
-            }
-            extra = ',"usage":null' if include_usage else ""
-            diags = ch.diagnostics
-            if diags:
-                extra += f',"kimi_diagnostics":{dumps(diags)}'
-            out.append(
-                f'data: {{"id":"chatcmpl-{rec.request_id}","object":"chat.completion.chunk",'
-                f'"created":{int(time.time())},"model":{dumps(req.model)},"system_fingerprint":null,'
-                f'"choices":[{dumps(final)}]{extra}}}\n\n'
-            )
-        if include_usage:
-            out.append(
-                f'data: {{"id":"chatcmpl-{rec.request_id}","object":"chat.completion.chunk",'
-                f'"created":{int(time.time())},"model":{dumps(req.model)},"system_fingerprint":null,'
-                f'"choices":[],"usage":{dumps(_usage(up, choices))}}}\n\n'
-            )
-        out.append("data: [DONE]\n\n")
-        yield "".join(out).encode()
+        run.upstream_usage = up.usage
+        last = writer.tail()
+        _account(gw, rec, run)
+        yield last
         finished = True
     finally:
         if not finished and rec.error is None:
             rec.status, rec.error = 499, "client_disconnected"
         gw.metrics.active.dec()
-        gw.metrics.requests.labels("chat", str(rec.status)).inc()
+        gw.metrics.requests.labels(dialect.name, str(rec.status)).inc()
         _log.info(rec.line())
-        up.response.close()
+        up.close()
 
 
 def configure_logging(level: str) -> None:

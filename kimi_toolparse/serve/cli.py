@@ -62,14 +62,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--api-key", metavar="KEY", help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_ENV})"
     )
     p.add_argument(
-        "--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N", help="413 above (4 MiB)"
+        "--max-body-bytes",
+        type=int,
+        default=4 * 1024 * 1024,
+        metavar="N",
+        help="answer 413 to a bigger body (default: 4 MiB)",
     )
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="502 after (10 s)")
     p.add_argument(
-        "--read-timeout", type=float, default=600.0, metavar="S", help="504 when a piece takes longer (600 s)"
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to reach the engine before answering 502",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds to wait for each piece before answering 504",
     )
     p.add_argument("--log-content", action="store_true", help="log prompts and outputs too (off by default)")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="the server's log level",
+    )
     p.set_defaults(handler=run)
 
 

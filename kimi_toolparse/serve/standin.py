@@ -12,7 +12,9 @@ dying mid-stream.
         ...                             # send requests
         upstream.prompts                # every prompt it got, in order
 
-or from a shell: ``python -m kimi_toolparse.serve.standin --output fixtures/outputs/weather.txt``.
+or from a shell: ``python -m kimi_toolparse.serve.standin --output fixtures/outputs/weather.txt``, which
+answers a prompt that ends with tool results with a final answer quoting them
+(:func:`answering_tool_results`), so a client's tool-call loop ends.
 
 Like vLLM it treats ``<|im_end|>`` as the end-of-sequence token (generation ends there and the token is
 not in the text), strips special tokens from the text unless the request sends
@@ -39,9 +41,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..extras import missing_extra
+from ..cli_support import HelpFormatter
 from ..tokens import IM_END, SPECIAL_IDS
 
-__all__ = ["Piece", "RecordedRequest", "Reply", "Responder", "StandIn", "main", "split_tokens"]
+__all__ = [
+    "Piece",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "StandIn",
+    "answering_tool_results",
+    "build_parser",
+    "main",
+    "split_tokens",
+    "tool_results",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,6 +67,11 @@ _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIAL_IDS, key=
 # Roughly BPE-sized pieces when no vocabulary is given: a word with its leading space, a run of
 # punctuation, a run of digits (up to 3), or whitespace.
 _WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\w\s]+|\s+(?!\S)|\s+|_+")
+# The opening of the assistant's turn that ends a rendered prompt (then "<think>" on K2.5 and later), and a
+# tool result: a system turn (named "tool", or after the tool) whose text starts with "## Return of ID".
+_OPENING = "<|im_assistant|>assistant<|im_middle|>"
+_SYSTEM, _MIDDLE, _THINK = "<|im_system|>", "<|im_middle|>", "<think>"
+_RESULT_HEAD_RE = re.compile(r"## Return of [^\n]*\n")
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,48 @@ def split_tokens(text: str) -> list[str]:
     if pos < len(text):
         out.extend(_WORD_RE.findall(text, pos))
     return out
+
+
+def tool_results(prompt: str) -> list[str] | None:
+    """The results of the tool turns that end a rendered prompt, just before the opening of the assistant's
+    turn; None when the prompt's last turn is not a tool result (or it ends otherwise).
+
+    Read backwards from the end, turn by turn, so a long conversation costs only its last turns."""
+    end = len(prompt) - (len(_THINK) if prompt.endswith(_THINK) else 0)
+    if not prompt.endswith(_OPENING, 0, end):
+        return None
+    pos = end - len(_OPENING)  # the end of the turn before the opening
+    results: list[str] = []
+    while prompt.endswith(IM_END, 0, pos):
+        start = prompt.rfind(_SYSTEM, 0, pos)
+        middle = prompt.find(_MIDDLE, start, pos) if start >= 0 else -1
+        text_end = pos - len(IM_END)
+        if middle < 0 or prompt.find(IM_END, start, text_end) >= 0:  # the last turn is not a system turn
+            break
+        head = _RESULT_HEAD_RE.match(prompt, middle + len(_MIDDLE), text_end)
+        if head is None:
+            break
+        results.append(prompt[head.end() : text_end])
+        pos = start
+    return results[::-1] or None
+
+
+def answering_tool_results(responder: Responder) -> Responder:
+    """``responder``, except that a prompt ending with tool results gets a final answer quoting them.
+
+    The answer closes the reasoning first when the prompt opened it (``<think>``: K2.5 and later), so a
+    client sees it as content. Prompts given as token ids go to ``responder``."""
+
+    def respond(request: dict[str, Any]) -> str | Sequence[str | Piece] | Reply:
+        prompt = request.get("prompt")
+        results = tool_results(prompt) if isinstance(prompt, str) else None
+        if results is None:
+            return responder(request)
+        answer = "The tools returned: " + "; ".join(r.strip() for r in results)
+        thinking = prompt.endswith("<think>") if isinstance(prompt, str) else False
+        return ("The tool results are in.</think>" if thinking else "") + answer + IM_END
+
+    return respond
 
 
 @dataclass
@@ -582,33 +643,46 @@ def _load_responder(spec: str) -> Responder:
     return fn
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kimi_toolparse.serve.standin``: serve one raw output (or a responder) until stopped."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m kimi_toolparse.serve.standin``."""
     ap = argparse.ArgumentParser(
         prog="python -m kimi_toolparse.serve.standin",
+        formatter_class=HelpFormatter,
         description="A stand-in /v1/completions engine answering with raw Kimi K2 outputs.",
     )
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--output", metavar="FILE", help="answer every request with this raw output")
     src.add_argument("--responder", metavar="MODULE:FUNCTION", help="a Python callable: request -> output")
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument(
+        "--no-final-answer",
+        dest="final_answer",
+        action="store_false",
+        help="answer prompts that end with tool results like any other (by default they get a final answer "
+        "quoting the results, so a tool-call loop ends)",
+    )
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
-    ap.add_argument("--model", default="kimi-k2-standin")
+    ap.add_argument("--model", default="kimi-k2-standin", help="the model name it serves")
     ap.add_argument(
         "--vocab",
         metavar="PATH",
         nargs="?",
         const="",
         help="real tokens and ids from a Kimi model directory or its tiktoken.model (without PATH: the "
-        "vocabulary that ships with the package; needs tiktoken); default: word-sized pieces, no ids",
+        "vocabulary that ships with the package; needs tiktoken); without --vocab: word-sized pieces, no ids",
     )
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before each token")
     ap.add_argument("--first-delay", type=float, default=0.0, help="seconds before answering")
     ap.add_argument("--error-status", type=int, help="answer every completion with this status")
     ap.add_argument("--die-after", type=int, help="drop each response after this many tokens")
     ap.add_argument("--api-key", help="require this bearer token")
-    ap.add_argument("--log-level", default="warning")
-    args = ap.parse_args(argv)
+    ap.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kimi_toolparse.serve.standin``: serve one raw output (or a responder) until stopped."""
+    args = build_parser().parse_args(argv)
     try:
         import uvicorn  # noqa: F401 (the server needs it: say so before anything else)
     except ImportError as e:
@@ -621,6 +695,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             responder: Responder = lambda request: text  # noqa: E731
         else:
             responder = _load_responder(args.responder)
+        if args.final_answer:
+            responder = answering_tool_results(responder)
         vocabulary = None
         if args.vocab is not None:
             from ..vocab import load_vocabulary

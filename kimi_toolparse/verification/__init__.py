@@ -141,9 +141,9 @@ def add_parser(subparsers: Any) -> None:
         metavar="VAR",
         help="the environment variable holding the API key (default OPENAI_API_KEY; none sent if unset)",
     )
-    v.add_argument("--concurrency", type=int, default=5, metavar="N", help="requests in flight at most (5)")
-    v.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds per request (600)")
-    v.add_argument("--retries", type=int, default=3, metavar="N", help="retries on errors, 429 and 5xx (3)")
+    v.add_argument("--concurrency", type=int, default=5, metavar="N", help="requests in flight at most")
+    v.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds per request")
+    v.add_argument("--retries", type=int, default=3, metavar="N", help="retries on errors, 429 and 5xx")
     v.add_argument(
         "--reference", metavar="REF.jsonl", help="a reference results file for precision/recall/F1"
     )

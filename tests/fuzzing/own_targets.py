@@ -7,7 +7,7 @@ from typing import Any
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse
 
-from ..conftest import VOCAB_FILE
+from testsupport.paths import VOCAB_FILE  # not conftest: a fuzz target runs without pytest
 
 
 def parse_text(text: str, tools: Any = None, thinking: bool = False) -> dict[str, Any]:

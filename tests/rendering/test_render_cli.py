@@ -247,3 +247,40 @@ def test_installed_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stderr.decode().startswith("kimi-toolparse: cannot read")
     assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("messages", "python_hint", "flag", "rendered"),
+    [
+        ([{"role": "wizard", "content": "x"}], "strict=False renders it", "--lenient", "<|im_system|>wizard"),
+        (
+            [
+                {"role": "user", "content": "x"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}],
+                },
+            ],
+            "normalize_ids=True gives",
+            "--normalize-ids",
+            "functions.f:0",
+        ),
+    ],
+)
+def test_a_refused_conversation_names_the_flag_that_renders_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    messages: Any,
+    python_hint: str,
+    flag: str,
+    rendered: str,
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(python_hint)):  # the library speaks Python
+        render(messages, model="kimi-k2.5")
+    path = _write(tmp_path, "conv.json", messages)
+    code, out, err = _run(capsys, path, "--model", "kimi-k2.5")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"({flag} " in err and "=" not in err.split("(")[-1], err  # the command line speaks in flags
+    code, out, err = _run(capsys, path, "--model", "kimi-k2.5", flag)  # and the flag does what it says
+    assert code == 0 and rendered in out

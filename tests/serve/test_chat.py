@@ -1,5 +1,5 @@
 """The gateway's rules without HTTP: request planning (prefill, thinking, upstream fields), the choice stream
-(deltas add up to the message, tool_choice filtering) and the SSE decoder (any cut of the bytes)."""
+(deltas add up to the message, tool_choice filtering)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kimi_toolparse as ktp
-from kimi_toolparse.serve.chat import ApiError, ChoiceStream, SSEDecoder, parse_request, plan_request
+from kimi_toolparse.serve.chat import ApiError, ChoiceStream, parse_request, plan_request
 from kimi_toolparse.serve.config import ENGINES
 from kimi_toolparse.strategies import assistant_outputs, chunkings, marker_soup
 
@@ -183,31 +183,6 @@ def test_missing_markers_are_diagnosed() -> None:
     assert ch.diagnostics == []
 
 
-EVENTS = [{"choices": [{"index": 0, "text": t}]} for t in ["a", "b\n\nc", "<|tool_call_end|>", "é"]]
-STREAM = "".join(f"data: {json.dumps(e)}\n\n" for e in EVENTS).encode() + b"data: [DONE]\n\n"
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.sampled_from([STREAM, STREAM.replace(b"\n", b"\r\n")]), st.data())
-def test_sse_decoder_any_cut_gives_the_same_events(stream: bytes, data: st.DataObject) -> None:
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
-    dec = SSEDecoder()
-    got = []
-    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        got += dec.feed(stream[a:b])
-    assert got == EVENTS and dec.done and not dec.pending
-
-
-def test_sse_decoder_rejects_non_json_and_ignores_comments() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b': keep-alive\n\nevent: x\ndata: {"a": 1}\n\n') == [{"a": 1}]
-    with pytest.raises(ValueError, match="not JSON"):
-        dec.feed(b"data: {broken\n\n")
-    with pytest.raises(ValueError, match="not a JSON object"):
-        SSEDecoder().feed(b"data: [1, 2]\n\n")
-    half = SSEDecoder()
-    half.feed(b'data: {"a"')
-    assert half.pending and not half.done
 
 
 def test_grammar_format_must_suit_the_engine() -> None:

@@ -206,3 +206,29 @@ def test_auth_off_lets_anyone_in(served: Any) -> None:
         httpx.post(f"{base}/chat/completions", json=OK, headers={"Authorization": "Bearer x"}).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "words"),
+    [
+        (
+            {**OK, "chat_template_kwargs": {"enable_thinking": True}},
+            "chat_template_kwargs",
+            "chat_template_kwargs has 'enable_thinking', which no Kimi template reads "
+            "(they read thinking, preserve_thinking)",
+        ),
+        (
+            {**OK, "messages": [{"role": "wizard", "content": "x"}]},
+            "messages",
+            "messages[0].role is 'wizard': the roles are system, developer, user, assistant, tool",
+        ),
+    ],
+)
+def test_refusals_speak_the_request_not_the_library(
+    served: Any, body: dict[str, Any], param: str, words: str
+) -> None:
+    """What render() says to a Python caller (its keywords, strict=False) is not what a client hears."""
+    _, base = served
+    err = error_of(httpx.post(f"{base}/chat/completions", json=body))
+    assert err["param"] == param and err["message"] == words
+    assert "render()" not in err["message"] and "strict=" not in err["message"]

@@ -403,7 +403,7 @@ def test_request_log_is_one_json_line_without_content(caplog: pytest.LogCaptureF
             model="kimi-k2-instruct", messages=[{"role": "user", "content": "secret words"}], tools=TOOLS
         )
     lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "kimi_toolparse.serve"]
-    (line,) = [ln for ln in lines if ln["path"] == "/v1/chat/completions"]
+    (line,) = [ln for ln in lines if ln.get("path") == "/v1/chat/completions"]
     assert line["status"] == 200 and line["request_id"] and line["duration_ms"] > 0
     assert line["completion_tokens"] > 0 and line["finish_reasons"] == ["tool_calls"]
     assert "upstream_first_token_ms" in line

@@ -118,7 +118,8 @@ def test_the_command_serves_with_a_key_from_the_environment() -> None:
         assert json.loads(r.choices[0].message.tool_calls[0].function.arguments)["city"] == "city-42"
     proc.log.seek(0)  # type: ignore[attr-defined]
     log = [json.loads(ln) for ln in proc.log.read().splitlines() if ln.startswith("{")]  # type: ignore[attr-defined]
-    assert any(ln["path"] == "/v1/chat/completions" and ln["status"] == 200 for ln in log)
+    assert any(ln.get("path") == "/v1/chat/completions" and ln["status"] == 200 for ln in log)
+    assert log[0]["event"] == "start" and log[0]["url"] == f"{base}/v1"  # the start-up line comes first
     assert not any("k3y" in json.dumps(ln) for ln in log)
 
 

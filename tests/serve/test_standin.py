@@ -8,11 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 httpx = pytest.importorskip("httpx", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 pytest.importorskip("uvicorn", reason="the serve tests need the serve extra (pip install -e '.[test]')")
 
-from kimi_toolparse.serve.standin import Piece, Reply, StandIn, split_tokens  # noqa: E402
+import kimi_toolparse as ktp  # noqa: E402
+from kimi_toolparse.serve.standin import (  # noqa: E402
+    Piece,
+    Reply,
+    StandIn,
+    answering_tool_results,
+    split_tokens,
+    tool_results,
+)
 from kimi_toolparse.vocab import load_vocabulary  # noqa: E402
 
 from ..conftest import FIXTURES, VOCAB_FILE  # noqa: E402
@@ -146,6 +156,69 @@ def test_module_command_serves_a_file(tmp_path: Path, vocab_args: list[str]) -> 
             assert choice["token_ids"] == load_vocabulary().encode(WEATHER)[:-1]  # <|im_end|> ends it
         else:
             assert not choice.get("token_ids")
+        # a prompt that ends with a tool result gets a final answer, so a client's loop ends
+        prompt = ktp.render(_after_tools(["sunny"]), model="kimi-k2-instruct")
+        r = httpx.post(f"{base}/completions", json={"prompt": prompt, **KEEP})
+        assert r.json()["choices"][0]["text"] == "The tools returned: sunny"
+        assert r.json()["choices"][0]["finish_reason"] == "stop"
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _after_tools(results: list[str], name: bool = False) -> list[dict]:  # type: ignore[type-arg]
+    calls = [
+        {"id": f"functions.f:{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        for i in range(len(results))
+    ]
+    return [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        *(
+            {"role": "tool", "tool_call_id": c["id"], "content": r}
+            for c, r in zip(calls, results, strict=True)
+        ),
+    ]
+
+
+@pytest.mark.parametrize("model", ["kimi-k2-instruct", "kimi-k2-thinking", "kimi-k2.5", "kimi-k2.6"])
+def test_tool_results_reads_the_results_that_end_a_prompt(model: str) -> None:
+    assert tool_results(ktp.render(_after_tools(['{"t": 1}', "rain"]), model=model)) == ['{"t": 1}', "rain"]
+    # a tool message with a name (as OpenAI's examples send it): the turn is named after the tool
+    assert tool_results(ktp.render(_after_tools(["a\nb"], name=True), model=model)) == ["a\nb"]
+    # a user turn last, a prompt without the assistant's opening, or tool results followed by a user turn
+    assert tool_results(ktp.render([{"role": "user", "content": "hi"}], model=model)) is None
+    assert tool_results(ktp.render(_after_tools(["x"]), model=model, add_generation_prompt=False)) is None
+    later = [*_after_tools(["x"]), {"role": "assistant", "content": "ok"}, {"role": "user", "content": "go"}]
+    assert tool_results(ktp.render(later, model=model)) is None
+
+
+@pytest.mark.parametrize("model", ["kimi-k2-instruct", "kimi-k2.5"])
+def test_answering_tool_results_ends_the_loop_as_content(model: str) -> None:
+    respond = answering_tool_results(lambda request: WEATHER)
+    prompt = ktp.render(_after_tools(["sunny", "rain"]), model=model)
+    out = respond({"prompt": prompt})
+    assert isinstance(out, str)
+    message = ktp.parse(out, thinking=ktp.ends_in_reasoning(prompt))
+    assert message.content == "The tools returned: sunny; rain" and message.tool_calls == ()
+    assert message.finish_reason == "stop"
+    # anything else goes to the responder
+    assert respond({"prompt": ktp.render([{"role": "user", "content": "hi"}], model=model)}) == WEATHER
+    assert respond({"prompt": [1, 2, 3]}) == WEATHER
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    results=st.lists(st.text(st.characters(blacklist_characters="<"), max_size=30), max_size=4),
+    model=st.sampled_from(["kimi-k2-instruct", "kimi-k2-thinking", "kimi-k2.5", "kimi-k2.6"]),
+    named=st.booleans(),
+    then_user=st.booleans(),
+)
+def test_tool_results_are_exactly_the_trailing_tool_messages(
+    results: list[str], model: str, named: bool, then_user: bool
+) -> None:
+    messages = _after_tools(results, name=named) if results else [{"role": "user", "content": "hi"}]
+    if then_user and results:
+        messages += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "## Return of x\ny"}]
+    got = tool_results(ktp.render(messages, model=model))
+    assert got == (results if results and not then_user else None)

@@ -566,3 +566,77 @@ def test_check_counts_a_line_that_is_not_utf8(tmp_path: Path, capsys: pytest.Cap
     got = json.loads(out)
     assert code == 0 and [m["line"] for m in got["malformed_lines"]] == [100]
     assert got["count_finish_reason_tool_calls"] == 30
+
+
+SAMPLES = ROOT / "fixtures" / "verification"
+
+
+def _sample(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (SAMPLES / name).read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_sample_results_check_as_docs_verification_says(capsys: pytest.CaptureFixture[str]) -> None:
+    """fixtures/verification/: the figures docs/verification.md shows, held to an independent count."""
+    results, reference = _sample("results.jsonl"), _sample("reference.jsonl")
+    assert {r["status"] for r in results} == {"success", "failed"}
+    code, out, _ = run_cli(
+        ["check", str(SAMPLES / "results.jsonl"), "--reference", str(SAMPLES / "reference.jsonl"), "--json"],
+        capsys,
+    )
+    assert code == 0
+    got = json.loads(out)
+    want = independent_count(results)
+    assert (got["count_finish_reason_tool_calls"], got["count_successful_tool_call"]) == (4, 1)
+    assert (want["tool_calls"], want["valid"], want["failed"]) == (4, 1, 1)
+    assert {f["cause"] for f in got["failures"]} == {"schema_violation", "unknown_tool", "invalid_json"}
+    # the trigger figures, by data_index, over the requests answered in both files
+    mine = {r["data_index"]: r["finish_reason"] == "tool_calls" for r in results if r["status"] == "success"}
+    theirs = {r["data_index"]: r["finish_reason"] == "tool_calls" for r in reference}
+    pairs = [(mine[i], theirs[i]) for i in mine]
+    assert (
+        [got[k] for k in ("tp", "fp", "fn", "tn")]
+        == [pairs.count(p) for p in ((True, True), (True, False), (False, True), (False, False))]
+        == [3, 1, 1, 1]
+    )
+
+
+def test_the_sample_raw_outputs_are_parsed_with_their_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["check", str(SAMPLES / "outputs.jsonl"), "--json"], capsys)
+    got = json.loads(out)
+    assert code == 0 and (got["count_finish_reason_tool_calls"], got["count_successful_tool_call"]) == (3, 2)
+    assert [(f["data_index"], f["calls"][0]["path"], f["calls"][0]["keyword"]) for f in got["failures"]] == [
+        (4, "$.unit", "enum")
+    ]
+
+
+def test_verify_sends_the_sample_requests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fixtures/verification/requests.jsonl through verify, answered with the sample results' responses."""
+    requests = _sample("requests.jsonl")
+    assert [{k: v for k, v in r.items() if k != "stream"} for r in requests] == [
+        r["request"] for r in _sample("results.jsonl")
+    ]
+    server = Standin("--replay", str(SAMPLES / "results.jsonl"))
+    try:
+        code, out, err = run_cli(
+            [
+                "verify",
+                "--base-url",
+                server.url,
+                "--requests",
+                str(SAMPLES / "requests.jsonl"),
+                "--out",
+                str(tmp_path / "results.jsonl"),
+                "--json",
+            ],
+            capsys,
+        )
+    finally:
+        server.stop()
+    assert code == 0 and "7 requests, 0 already done, 7 answered, 0 failed" in err
+    got = json.loads(out)
+    # the replayed answers, streamed and accumulated: the same calls as the sample file (the failed request
+    # got a plain answer from the stand-in)
+    assert (got["count_finish_reason_tool_calls"], got["count_successful_tool_call"]) == (4, 1)
+    written = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["data_index"] for r in written] == list(range(1, 8))
+    assert {r["status"] for r in written} == {"success"} and all(len(r["hash"]) == 32 for r in written)

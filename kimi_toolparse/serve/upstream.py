@@ -1,0 +1,345 @@
+"""The upstream engine: its request body, the HTTP call (aiohttp), its SSE stream and its failures.
+
+Two halves. :func:`completion_body` and :func:`grammar_fields` build what is sent (the one place that knows
+engine-specific fields); :class:`Upstream` sends it and reads the answer as a stream (so timeouts apply per
+piece and a client that leaves cancels it), and :func:`apply` feeds each piece to the choices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from kimi_toolparse.tokens import IM_END
+
+from .config import ServeConfig
+from .request import ApiError, Request
+
+__all__ = [
+    "BrokenStream",
+    "SSEDecoder",
+    "Upstream",
+    "UpstreamStream",
+    "apply",
+    "completion_body",
+    "grammar_fields",
+    "timeout_error",
+]
+
+
+# ---- what is sent: the engine-specific spot --------------------------------------------------------------
+
+
+def completion_body(
+    req: Request, prompt: str, fields: dict[str, Any], constraint: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``/v1/completions`` body for ``req`` (without ``model``).
+
+    ``fields`` are the engine's own fields (``config.ENGINES[engine]`` plus ``--upstream-extra``: special
+    tokens kept, token ids returned, ``stop_token_ids``); ``constraint`` the grammar's (see
+    :func:`grammar_fields`). ENGINE-SPECIFIC: the turn ends at the ``<|im_end|>`` token id where the engine
+    takes ``stop_token_ids``, else at the stop string."""
+    body: dict[str, Any] = {
+        "prompt": prompt,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "stop": list(req.stop) if "stop_token_ids" in fields else [IM_END, *req.stop],
+        "n": req.n,
+    }
+    for key, value in (
+        ("max_tokens", req.max_tokens),
+        ("temperature", req.temperature),
+        ("top_p", req.top_p),
+        ("top_k", req.top_k),
+        ("seed", req.seed),
+        ("presence_penalty", req.presence_penalty),
+        ("frequency_penalty", req.frequency_penalty),
+    ):
+        if value is not None:
+            body[key] = value
+    body.update(fields)
+    body.update(constraint)
+    return body
+
+
+def grammar_fields(req: Request, grammar: tuple[str, str], thinking: bool) -> dict[str, Any]:
+    """ENGINE-SPECIFIC: the fields that carry the request's tool-call grammar (``structured_outputs`` for
+    vLLM, ``response_format`` for SGLang, ``grammar`` for llama.cpp; kimi_toolparse.constrain builds them)."""
+    from kimi_toolparse import grammar_for_request
+
+    fmt, engine = grammar
+    request = {
+        "messages": req.messages,
+        "tools": req.tools,
+        "tool_choice": req.openai_tool_choice(),
+        "parallel_tool_calls": req.parallel_tool_calls,
+    }
+    try:
+        built = grammar_for_request(request, format=fmt, thinking=thinking)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise ApiError(400, f"cannot build the tool-call grammar: {e}", param="tools") from None
+    return built.request_fields(engine)
+
+
+# ---- failures --------------------------------------------------------------------------------------------
+
+
+class BrokenStream(Exception):
+    """The upstream's stream broke; becomes an error event (or a 502 before anything was sent)."""
+
+
+def describe(e: BaseException) -> str:
+    return str(e) or type(e).__name__
+
+
+def timeout_error() -> ApiError:
+    return ApiError(504, "the upstream did not answer in time", kind="upstream", code="upstream_timeout")
+
+
+def _unreachable(e: Exception) -> ApiError:
+    return ApiError(
+        502, f"cannot reach the upstream: {type(e).__name__}", kind="upstream", code="upstream_unreachable"
+    )
+
+
+def broken_error(e: BaseException) -> ApiError:
+    """The error for a stream that broke (or timed out) after it began."""
+    if isinstance(e, asyncio.TimeoutError):
+        return ApiError(504, "the upstream timed out", kind="upstream", code="upstream_timeout")
+    return ApiError(
+        502, f"the upstream stream broke: {describe(e)}", kind="upstream", code="upstream_disconnected"
+    )
+
+
+def _upstream_status(status: int, text: str) -> ApiError:
+    detail = text[:300]
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        data = json.loads(text)
+        detail = str(
+            data.get("message") or data["error"]["message"] if "error" in data else data.get("message")
+        )
+    if status in (400, 422):
+        return ApiError(400, f"the upstream rejected the request: {detail}", code="upstream_rejected")
+    if status == 429:
+        return ApiError(429, f"the upstream is overloaded: {detail}", kind="overloaded", code="upstream_busy")
+    return ApiError(502, f"the upstream answered {status}: {detail}", kind="upstream", code="upstream_error")
+
+
+def _event_error(event: dict[str, Any]) -> str | None:
+    if "error" in event:
+        err = event["error"]
+        return str(err.get("message") if isinstance(err, dict) else err)
+    if event.get("object") == "error":
+        return str(event.get("message"))
+    return None
+
+
+# ---- the HTTP call ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Upstream:
+    """The engine behind the gateway: one aiohttp session, and what the gateway learnt about the engine."""
+
+    config: ServeConfig
+    client: aiohttp.ClientSession
+    model: str | None = None
+    _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        headers = {"x-request-id": request_id}
+        if self.config.upstream_api_key:
+            headers["authorization"] = f"Bearer {self.config.upstream_api_key}"
+        return headers
+
+    async def resolve_model(self, request_id: str) -> str:
+        """The model name sent upstream: ``--upstream-model``, or the first of the upstream's /v1/models."""
+        if self.config.upstream_model:
+            return self.config.upstream_model
+        if self.model is not None:
+            return self.model
+        async with self._model_lock:
+            if self.model is None:
+                data = await self.get_json("/models", request_id)
+                try:
+                    self.model = str(data["data"][0]["id"])
+                except (KeyError, IndexError, TypeError):
+                    raise ApiError(
+                        502,
+                        "the upstream's /v1/models lists no model: set --upstream-model",
+                        kind="upstream",
+                        code="upstream_bad_response",
+                    ) from None
+        return self.model
+
+    async def get_json(self, path: str, request_id: str) -> Any:
+        try:
+            async with self.client.get(
+                self.config.upstream_base + path, headers=self.headers(request_id)
+            ) as r:
+                status = r.status
+                raw = await r.read()
+        except aiohttp.ConnectionTimeoutError as e:
+            raise _unreachable(e) from None
+        except asyncio.TimeoutError:
+            raise timeout_error() from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise _unreachable(e) from None
+        if status != 200:
+            raise ApiError(
+                502, f"the upstream answered {path} with {status}", kind="upstream", code="upstream_error"
+            )
+        try:
+            return orjson.loads(raw)
+        except ValueError:
+            raise ApiError(
+                502, f"the upstream's {path} is not JSON", kind="upstream", code="upstream_bad_response"
+            ) from None
+
+    async def complete(self, body: dict[str, Any], request_id: str) -> UpstreamStream:
+        """POST the completion; its stream once the upstream answered 200, else the error it amounts to."""
+        headers = self.headers(request_id)
+        headers["content-type"] = "application/json"
+        try:
+            response = await self.client.post(
+                self.config.upstream_base + "/completions", data=orjson.dumps(body), headers=headers
+            )
+        except aiohttp.ConnectionTimeoutError as e:
+            raise _unreachable(e) from None
+        except asyncio.TimeoutError:
+            raise timeout_error() from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise _unreachable(e) from None
+        if response.status != 200:
+            try:
+                text = (await response.read()).decode("utf-8", "replace")
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                text = ""
+            finally:
+                response.close()
+            raise _upstream_status(response.status, text)
+        return UpstreamStream(response)
+
+
+class UpstreamStream:
+    """One streamed upstream completion: its SSE events, parsed, with per-read timeouts."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.usage: dict[str, Any] | None = None
+
+    async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Lists of parsed events, one list per network read (so a burst is handled at once)."""
+        sse = SSEDecoder()
+        try:
+            async for raw in self.response.content.iter_any():
+                out = sse.feed(raw)
+                if out:
+                    yield out
+                if sse.done:
+                    return
+        except ValueError as e:
+            raise BrokenStream(str(e)) from None
+        if sse.pending:
+            raise BrokenStream("the upstream stream ended in the middle of an event")
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def apply(batch: list[dict[str, Any]], up: UpstreamStream, choices: Sequence[Any]) -> list[tuple[int, Any]]:
+    """Feed a batch of upstream events to their choices; what each ``feed`` returned, in order."""
+    out = []
+    n = len(choices)
+    for event in batch:
+        usage = event.get("usage")
+        if usage and isinstance(usage, dict):
+            up.usage = usage
+        pieces = event.get("choices")
+        if not pieces or not isinstance(pieces, list):
+            err = _event_error(event)
+            if err is not None:
+                raise BrokenStream(f"the upstream reported: {err}")
+            continue
+        for piece in pieces:
+            index = piece.get("index", 0) if isinstance(piece, dict) else None
+            if type(index) is not int or not 0 <= index < n:
+                continue
+            ch = choices[index]
+            finish = piece.get("finish_reason")
+            if finish:
+                ch.upstream_finish = str(finish)
+                stop = piece.get("stop_reason")
+                if isinstance(stop, (str, int)) and not isinstance(stop, bool):
+                    ch.upstream_stop = stop
+            text = piece.get("text") or ""
+            ids = piece.get("token_ids")
+            try:
+                got = ch.feed(text, ids if isinstance(ids, list) else None)
+            except (TypeError, ValueError):
+                raise BrokenStream(
+                    "the upstream sent a piece whose text or token_ids are malformed"
+                ) from None
+            if got:
+                out.append((index, got))
+    return out
+
+
+class SSEDecoder:
+    """The ``data:`` events of a server-sent-event byte stream, however the bytes are cut.
+
+    :meth:`feed` returns the JSON events completed by a piece; ``done`` turns true at ``data: [DONE]``.
+    An event that is not JSON raises ``ValueError``.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.done = False
+
+    @property
+    def pending(self) -> bool:
+        """Bytes of an unfinished event are waiting."""
+        return bool(self._buf.strip())
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        if self.done:
+            return []
+        buf = self._buf + data
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+            if buf.endswith(b"\r"):  # maybe the first half of a CRLF: wait for the next piece
+                self._buf = buf
+                return []
+        if b"\n\n" not in buf:
+            self._buf = buf
+            return []
+        *blocks, self._buf = buf.split(b"\n\n")
+        out: list[dict[str, Any]] = []
+        for block in blocks:
+            for line in block.split(b"\n"):
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    self.done = True
+                    self._buf = b""
+                    return out
+                try:
+                    event = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    raise ValueError(
+                        f"the upstream sent an event that is not JSON: {payload[:80]!r}"
+                    ) from None
+                if not isinstance(event, dict):
+                    raise ValueError(
+                        f"the upstream sent an event that is not a JSON object: {payload[:80]!r}"
+                    )
+                out.append(event)
+        return out
