@@ -346,11 +346,7 @@ def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converte
     if all("json_string=true" in call for call in calls):
         for call in calls:
             ebnf = ebnf.replace(call, "gbnf_string_chars")
-        notes.append(
-            SchemaNote(
-                name, "loosened", "GBNF cannot express a string pattern: any string there"
-            )
-        )
+        notes.append(SchemaNote(name, "loosened", "GBNF cannot express a string pattern: any string there"))
         return _Converted(conv.schema, ebnf, None)
     fallback = _convert(name, json.dumps(ANY_OBJECT))
     notes.append(

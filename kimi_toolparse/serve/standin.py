@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..extras import missing_extra
 from ..cli_support import HelpFormatter
+from ..extras import missing_extra
 from ..tokens import IM_END, SPECIAL_IDS
 
 __all__ = [
