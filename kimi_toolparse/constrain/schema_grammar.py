@@ -269,7 +269,7 @@ class _Converter:
         if not isinstance(schema, Mapping):
             raise Unsupported(f"a subschema is not an object: {json.dumps(schema)[:40]}")
         d = depth + 1
-        self.loose.update(k for k in _NOT_ENFORCED if k in schema and k not in ("format", "multipleOf"))
+        self.loose.update(k for k in _NOT_ENFORCED if k in schema)
         if schema.get("nullable") is True:
             return f"(null | {self.value({k: v for k, v in schema.items() if k != 'nullable'}, d)})"
         if "$ref" in schema:
@@ -316,8 +316,6 @@ class _Converter:
         low, high = _bound(schema, "minLength") or 0, _bound(schema, "maxLength")
         if high is not None and low > high:
             raise Unsupported(f"minLength {low} is more than maxLength {high}")
-        if "format" in schema:
-            self.loose.add("format")
         pattern = schema.get("pattern")
         if pattern is not None:
             if _regex_ok(pattern):
@@ -330,14 +328,10 @@ class _Converter:
         return f'"\\"" {_repeat("char", low, high)} "\\""'
 
     def _integer(self, schema: Mapping[str, Any], depth: int) -> str:
-        if "multipleOf" in schema:
-            self.loose.add("multipleOf")
         low, high = _range(schema)
         return _integer(None if low is None else _ceil(low), None if high is None else _floor(high))
 
     def _number(self, schema: Mapping[str, Any], depth: int) -> str:
-        if "multipleOf" in schema:
-            self.loose.add("multipleOf")
         bounds = [schema.get(k) for k in ("minimum", "maximum")]
         if (
             "exclusiveMinimum" in schema
@@ -358,6 +352,8 @@ class _Converter:
             )
         if high is None or high >= 0:
             alts.append(_unsigned(max(low or 0, 0), high))
+            if low == 0:  # no negative part, but -0 is zero
+                alts.append('"-0" ("." "0"+)?')
         return "(" + " | ".join(alts) + ")"
 
     def _boolean(self, schema: Mapping[str, Any], depth: int) -> str:

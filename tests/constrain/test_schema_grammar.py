@@ -211,6 +211,7 @@ def test_exclusive_integer_bounds_step_inward() -> None:
     ("schema", "loosened"),
     [
         ({"type": "string", "format": "email"}, ("format",)),
+        ({"format": "date", "multipleOf": 2}, ("format", "multipleOf")),  # on any type
         ({"type": "array", "uniqueItems": True}, ("uniqueItems",)),
         ({"not": {"type": "null"}}, ("not",)),
         ({"type": "integer", "multipleOf": 5}, ("multipleOf",)),
