@@ -1,6 +1,7 @@
 """The suites that need a heavy oracle, each run in its own venv by ``.ci/run`` (never by the main suite).
 
-- ``constrain/``, ``serve/``: grammars checked with xgrammar's matcher (xgrammar imports PyTorch);
+- ``constrain/``, ``serve/``: grammars checked with xgrammar's matcher (xgrammar imports PyTorch), and the
+  Redis response store against a real ``redis-server`` (Debian's package, which ``.ci/run`` installs);
 - ``parsing/``, ``oracles/``: transformers' tokenizer and chat-template renderer as oracles;
   these two run in ``.venv-oracles`` (``ci/oracles/install.sh``);
 - ``integrations/``, ``fuzzing/``: vLLM's and SGLang's own code, in ``.venv-vllm`` and ``.venv-sglang``

@@ -1,9 +1,11 @@
 """The gateway's ASGI app: the routes, and what every served API shares.
 
-Plain Starlette handlers: ``POST /v1/chat/completions`` (streaming and not), ``GET /v1/models``,
-``GET /health`` and ``GET /metrics``. Each API is a *dialect* (:mod:`.pipeline` describes the interface);
-this module does what they share: auth (``Authorization: Bearer`` or ``x-api-key``), the body limit,
-request ids, the upstream call (:mod:`.upstream`), timeouts, client disconnects, metrics and the JSON log.
+Plain Starlette handlers: ``POST /v1/chat/completions``, ``POST /v1/messages`` and ``POST /v1/responses``
+(streaming and not), ``POST /v1/messages/count_tokens``, ``GET`` and ``DELETE /v1/responses/{id}``,
+``GET /v1/models``, ``GET /health`` and ``GET /metrics``. Each API is a *dialect* (:mod:`.pipeline`
+describes the interface); this module does what they share: auth (``Authorization: Bearer`` or
+``x-api-key``), the body limit, request ids, the upstream call (:mod:`.upstream`), ``max_tokens`` clamped
+to the context, timeouts, client disconnects, pings on silent streams, metrics and the JSON log.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import json
 import logging
 import os
+import secrets
 import sys
 import time
 import uuid
@@ -28,11 +32,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from kimi_toolparse import render
+from kimi_toolparse import encode_prompt, render
 
-from . import chat
+from . import chat, messages
 from .config import CONFIG_ENV, ServeConfig
-from .pipeline import Run, plan
+from .pipeline import Dialect, Plan, Run, clamp_max_tokens, plan
 from .request import ApiError
 from .upstream import BrokenStream, Upstream, UpstreamStream, apply, broken_error, timeout_error
 
@@ -41,9 +45,6 @@ __all__ = ["LOGGER_NAME", "configure_logging", "create_app", "create_app_from_en
 #: One JSON line per request goes to this logger.
 LOGGER_NAME = "kimi_toolparse.serve"
 _log = logging.getLogger(LOGGER_NAME)
-
-#: A dialect (see :mod:`.pipeline` for its interface).
-Dialect = Any
 
 
 class _Metrics:
@@ -88,6 +89,29 @@ class _Gateway:
     upstream: Upstream
     metrics: _Metrics = field(default_factory=_Metrics)
 
+    async def count(self, prompt: str) -> int | None:
+        """The prompt's tokens (special tokens by id), or None without a vocabulary (``--tokenizer``)."""
+        path = self.config.tokenizer
+        if path is None:
+            return None
+        if len(prompt) < 16384:
+            return len(encode_prompt(prompt, path))
+        return len(await asyncio.to_thread(encode_prompt, prompt, path))
+
+    async def clamp(self, p: Plan, request_id: str) -> int | None:
+        """Clamp ``max_tokens`` to what the prompt leaves of the context; the prompt's tokens if counted."""
+        asked = p.upstream.get("max_tokens")
+        if asked is None:
+            return None
+        limit = self.config.max_model_len or await self.upstream.max_model_len(request_id)
+        prompt = p.upstream["prompt"]
+        if limit is None or len(prompt.encode()) + asked <= limit:  # a token is at least one byte
+            return None
+        count = await self.count(prompt)
+        if count is not None:
+            clamp_max_tokens(p, limit, count)
+        return count
+
     async def template_for(self, name: str, request_id: str) -> str:
         """The template a requested model name selects: a configured one, or the upstream's own name."""
         if name in self.config.models:
@@ -116,7 +140,12 @@ class _Gateway:
 
 
 def _json(status: int, body: Any, request_id: str) -> Response:
-    return JSONResponse(body, status_code=status, headers={"x-request-id": request_id})
+    return JSONResponse(body, status_code=status, headers=_ids(request_id))
+
+
+def _ids(request_id: str) -> dict[str, str]:
+    """The request id, under OpenAI's header name and Anthropic's."""
+    return {"x-request-id": request_id, "request-id": request_id}
 
 
 def _request_id(request: Request) -> str:
@@ -231,7 +260,19 @@ def create_app(config: ServeConfig) -> Starlette:
             render([{"role": "user", "content": "x"}], None, model=name)
         except ValueError as e:
             raise ValueError(f"--model {name}: {e}") from None
+    if config.tokenizer is not None:
+        try:
+            encode_prompt("", config.tokenizer)  # loads the vocabulary once (it is cached by path)
+        except ImportError as e:
+            raise ValueError(f"--tokenizer needs the tiktoken extra ({e.name} is missing)") from None
+        except ValueError as e:
+            raise ValueError(f"--tokenizer: {e}") from None
     state: dict[str, _Gateway] = {}
+    anthropic = messages.Messages(config.signing_key or secrets.token_hex(32))
+
+    from .responses.dialect import ResponsesDialect
+
+    responses = ResponsesDialect(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -244,7 +285,10 @@ def create_app(config: ServeConfig) -> Starlette:
         ) as client:
             state["gw"] = _Gateway(config, Upstream(config, client))
             _log.info(_start_line(config))
-            yield
+            try:
+                yield
+            finally:
+                await responses.close()
         state.clear()
 
     def endpoint(
@@ -268,8 +312,9 @@ def create_app(config: ServeConfig) -> Starlette:
                         )
                     response = await handler(request, gw, rec)
                 except ApiError as e:
-                    rec.status, rec.error = e.status, e.code or e.kind
-                    response = _json(e.status, dialect.error_body(e), rec.request_id)
+                    status = dialect.error_status(e)
+                    rec.status, rec.error = status, e.code or e.kind
+                    response = _json(status, dialect.error_body(e, rec.request_id), rec.request_id)
                 except ClientDisconnect:
                     rec.status, rec.error = 499, "client_disconnected"
                     response = Response(status_code=499)
@@ -289,14 +334,20 @@ def create_app(config: ServeConfig) -> Starlette:
         @endpoint(dialect.name, dialect)
         async def handle(request: Request, gw: _Gateway, rec: _Record) -> Response:
             req = dialect.read(await _read_json(request, config.max_body_bytes), config)
+            if inspect.isawaitable(req):  # a dialect that reads stored state (the Responses API)
+                req = await req
             rec.model, rec.stream = req.model, req.stream
             template = await gw.template_for(req.model, rec.request_id)
             p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
             p.upstream["model"] = await gw.upstream.resolve_model(rec.request_id)
+            count = await gw.clamp(p, rec.request_id)
+            if count is None and req.stream and dialect.counts_prompt:
+                count = await gw.count(p.upstream["prompt"])
             if config.log_content:
                 rec.prompt = p.upstream["prompt"]
             up = await gw.upstream.complete(p.upstream, rec.request_id)
             run = Run(rec.request_id, p, [dialect.choice(i, p) for i in range(req.n)], int(time.time()))
+            run.prompt_tokens = count
             if req.stream:
                 return _SSEResponse(gw, rec, up, dialect.name, _stream(gw, rec, dialect, run, up))
             try:
@@ -309,10 +360,37 @@ def create_app(config: ServeConfig) -> Starlette:
                 up.close()
             run.upstream_usage = up.usage
             body = dialect.body(run)
+            if inspect.isawaitable(body):  # a dialect that stores the answer first
+                body = await body
             _account(gw, rec, run)
             return _json(200, body, rec.request_id)
 
         return handle
+
+    def stored(handler: Callable[[str], Awaitable[dict[str, Any]]]) -> Callable[[Request], Any]:
+        """A route on one stored response (``/v1/responses/{id}``): its JSON, or a 404."""
+
+        @endpoint(responses.name, responses)
+        async def handle(request: Request, gw: _Gateway, rec: _Record) -> Response:
+            return _json(200, await handler(request.path_params["response_id"]), rec.request_id)
+
+        return handle
+
+    @endpoint("count_tokens", anthropic)
+    async def count_tokens(request: Request, gw: _Gateway, rec: _Record) -> Response:
+        data = messages.parse_request(await _read_json(request, config.max_body_bytes))
+        req = messages.to_request(data, config, count_only=True)
+        rec.model = req.model
+        template = await gw.template_for(req.model, rec.request_id)
+        p = plan(req, template, config.upstream_fields, grammar=config.grammar_engine)
+        count = await gw.count(p.upstream["prompt"])
+        if count is None:
+            raise ApiError(
+                400,
+                "this gateway has no Kimi vocabulary to count tokens with: start it with --tokenizer PATH",
+                code="no_vocabulary",
+            )
+        return _json(200, {"input_tokens": count}, rec.request_id)
 
     @endpoint("models")
     async def models(request: Request, gw: _Gateway, rec: _Record) -> Response:
@@ -335,6 +413,11 @@ def create_app(config: ServeConfig) -> Starlette:
 
     routes = [
         Route("/v1/chat/completions", generation(chat.DIALECT), methods=["POST"]),
+        Route("/v1/responses", generation(responses), methods=["POST"]),
+        Route("/v1/responses/{response_id}", stored(responses.retrieve), methods=["GET"]),
+        Route("/v1/responses/{response_id}", stored(responses.delete), methods=["DELETE"]),
+        Route("/v1/messages", generation(anthropic), methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -357,6 +440,9 @@ def create_app(config: ServeConfig) -> Starlette:
         if gw is not None:
             gw.metrics.requests.labels("none", str(status)).inc()
         _log.info(rec.line())
+        if path.startswith("/v1/messages"):
+            kind = "not_found_error" if status == 404 else "invalid_request_error"
+            return _json(status, messages.error_body(kind, message), rec.request_id)
         return _json(status, chat.error_body(message, "invalid_request_error", None, None), rec.request_id)
 
     return Starlette(
@@ -375,7 +461,7 @@ class _SSEResponse(StreamingResponse):
         super().__init__(
             body,
             media_type="text/event-stream",
-            headers={"x-request-id": rec.request_id, "cache-control": "no-cache"},
+            headers={**_ids(rec.request_id), "cache-control": "no-cache"},
         )
         self._gw, self._rec, self._up, self._name = gw, rec, up, name
 
@@ -415,7 +501,8 @@ async def _consume(up: UpstreamStream, run: Run, rec: _Record) -> None:
     async for batch in up.events():
         if rec.upstream_first is None:
             rec.upstream_first = time.perf_counter()
-        apply(batch, up, run.choices)
+        if batch:
+            apply(batch, up, run.choices)
     rec.upstream_done = time.perf_counter()
     for ch in run.choices:
         ch.close()
@@ -451,7 +538,12 @@ async def _stream(
     try:
         yield writer.head()
         try:
-            async for batch in up.events():
+            ping = writer.ping()
+            async for batch in up.events(None if ping is None else gw.config.ping_interval):
+                if batch is None:  # the upstream is silent: keep the client's connection alive
+                    if ping is not None:
+                        yield ping
+                    continue
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()
                 text = "".join([writer.pieces(index, got) for index, got in apply(batch, up, run.choices)])
@@ -465,6 +557,8 @@ async def _stream(
             return
         run.upstream_usage = up.usage
         last = writer.tail()
+        if inspect.isawaitable(last):  # a dialect that stores the answer before its last event
+            last = await last
         _account(gw, rec, run)
         yield last
         finished = True

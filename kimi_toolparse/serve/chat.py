@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .config import ServeConfig
 from .pipeline import Choice, Plan, Run, plan
-from .request import ApiError, Request
+from .request import ApiError, Request, validate_body
 
 __all__ = [
     "DIALECT",
@@ -67,22 +67,9 @@ class ChatRequest(BaseModel):
     logprobs: bool | None = None
 
 
-def validation_error(e: ValidationError) -> ApiError:
-    """A pydantic validation error as a 400 naming the first field at fault."""
-    err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or None
-    param = str(err["loc"][0]) if err["loc"] else None
-    return ApiError(400, f"{loc}: {err['msg']}" if loc else err["msg"], param=param, code="invalid_value")
-
-
 def parse_request(data: Any) -> ChatRequest:
     """Validate the JSON body, or raise a 400 naming the field."""
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    try:
-        return ChatRequest.model_validate(data)
-    except ValidationError as e:
-        raise validation_error(e) from None
+    return validate_body(ChatRequest, data)
 
 
 def to_request(req: ChatRequest) -> Request:
@@ -169,6 +156,8 @@ class _Chat:
     """The chat-completions dialect (see :mod:`.pipeline` for the interface)."""
 
     name = "chat"
+    #: The stream needs the prompt's token count before the upstream answers (the Messages API does).
+    counts_prompt = False
 
     def read(self, data: Any, config: ServeConfig) -> Request:
         return to_request(parse_request(data))
@@ -176,7 +165,10 @@ class _Chat:
     def choice(self, index: int, plan: Plan) -> ChoiceStream:
         return ChoiceStream(index, plan)
 
-    def error_body(self, error: ApiError) -> dict[str, Any]:
+    def error_status(self, error: ApiError) -> int:
+        return error.status
+
+    def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]:
         return error_body(
             error.message, _TYPES.get(error.kind, "invalid_request_error"), error.param, error.code
         )

@@ -19,11 +19,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     """Register ``serve`` on the main command line."""
     p = subparsers.add_parser(
         "serve",
-        help="serve the OpenAI chat API (tools, streaming) in front of a raw /v1/completions engine",
+        help="serve OpenAI's chat API and Anthropic's Messages API in front of a raw /v1/completions engine",
         description=(
-            "An OpenAI chat-completions server in front of a raw /v1/completions engine: it renders the "
-            "Kimi K2 prompt, streams from the engine and parses tool calls and reasoning. Needs the serve "
-            "extra: pip install '.[serve]' in a clone."
+            "OpenAI's chat completions and Anthropic's Messages API (Claude Code, the anthropic SDK) in "
+            "front of a raw /v1/completions engine: it renders the Kimi K2 prompt, streams from the engine "
+            "and parses tool calls and reasoning. Needs the serve extra: pip install '.[serve]' in a clone."
         ),
     )
     p.add_argument(
@@ -59,7 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument(
-        "--api-key", metavar="KEY", help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_ENV})"
+        "--api-key",
+        metavar="KEY",
+        help=f"require 'Authorization: Bearer KEY' or 'x-api-key: KEY' (or set {API_KEY_ENV})",
     )
     p.add_argument(
         "--max-body-bytes",
@@ -81,6 +83,53 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=600.0,
         metavar="S",
         help="seconds to wait for each piece before answering 504",
+    )
+    p.add_argument(
+        "--store",
+        metavar="PATH|URL",
+        help="where /v1/responses keeps stored responses: a SQLite file (default "
+        "$XDG_STATE_HOME/kimi-toolparse/responses.sqlite3, shared by --workers) or redis://HOST:PORT/N "
+        "(several gateways; the redis extra)",
+    )
+    p.add_argument(
+        "--store-ttl",
+        type=float,
+        default=30 * 24 * 3600.0,
+        metavar="S",
+        help="keep stored responses S seconds (30 days)",
+    )
+    p.add_argument(
+        "--store-max-bytes",
+        type=int,
+        default=1 << 30,
+        metavar="N",
+        help="keep at most N bytes of stored responses, dropping the oldest first (1 GiB)",
+    )
+    p.add_argument(
+        "--max-model-len",
+        type=int,
+        metavar="N",
+        help="the model's context in tokens: max_tokens beyond what the prompt leaves is clamped "
+        "(default: the upstream's /v1/models max_model_len, when it reports one)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="the Kimi tiktoken.model (or model directory) that counts prompt tokens",
+    )
+    p.add_argument(
+        "--anthropic-temperature-scale",
+        type=float,
+        default=0.6,
+        metavar="X",
+        help="Messages API: temperature sent upstream = the request's times X, as Moonshot's endpoint does",
+    )
+    p.add_argument(
+        "--ping-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="Messages API: a ping event after S seconds of upstream silence",
     )
     p.add_argument("--log-content", action="store_true", help="log prompts and outputs too (off by default)")
     p.add_argument(
@@ -119,6 +168,13 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         read_timeout=args.read_timeout,
         log_content=args.log_content,
         log_level=args.log_level,
+        store=args.store,
+        store_ttl=args.store_ttl,
+        store_max_bytes=args.store_max_bytes,
+        max_model_len=args.max_model_len,
+        tokenizer=args.tokenizer,
+        anthropic_temperature_scale=args.anthropic_temperature_scale,
+        ping_interval=args.ping_interval,
     ).with_env(environ)
 
 

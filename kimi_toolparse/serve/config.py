@@ -9,17 +9,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from kimi_toolparse.tokens import IM_END, SPECIAL_IDS
 
-__all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINES", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
+__all__ = ["API_KEY_ENV", "CONFIG_ENV", "ENGINES", "SIGNING_KEY_ENV", "UPSTREAM_API_KEY_ENV", "ServeConfig"]
 
 #: The key clients must send (``--api-key`` overrides it).
 API_KEY_ENV = "KIMI_TOOLPARSE_API_KEY"
 #: The key sent to the upstream as ``Authorization: Bearer …``; read from the environment only.
 UPSTREAM_API_KEY_ENV = "KIMI_TOOLPARSE_UPSTREAM_API_KEY"
+#: The key of the Messages API's thinking signatures (a random one per start when unset).
+SIGNING_KEY_ENV = "KIMI_TOOLPARSE_SIGNING_KEY"
 #: How worker processes receive the configuration.
 CONFIG_ENV = "KIMI_TOOLPARSE_SERVE_CONFIG"
 
@@ -87,6 +90,28 @@ class ServeConfig:
     #: Upstream connections kept per worker.
     max_connections: int = 1024
     log_level: str = "info"
+    #: Where stored responses live (``POST /v1/responses``): a SQLite file path (``sqlite://PATH`` or a bare
+    #: path) or ``redis://HOST:PORT/N``; None is the default SQLite file in the state directory
+    #: (``$XDG_STATE_HOME/kimi-toolparse/responses.sqlite3``). Opened at the first Responses request.
+    store: str | None = None
+    #: Seconds a stored response is kept (30 days, as OpenAI keeps them).
+    store_ttl: float = 30 * 24 * 3600.0
+    #: Bytes of stored responses kept in all (the oldest go first above it).
+    store_max_bytes: int = 1 << 30
+    #: The model's context length in tokens: ``max_tokens`` beyond what the prompt leaves is clamped to it.
+    #: None asks the upstream's ``/v1/models`` (vLLM reports ``max_model_len``); without either, no clamping.
+    max_model_len: int | None = None
+    #: The Kimi vocabulary (``tiktoken.model`` or a model directory) for counting prompt tokens
+    #: (``count_tokens``, clamping); None: the package's own vocabulary.
+    tokenizer: str | None = None
+    #: Messages API: the temperature sent upstream is the request's times this (Moonshot's Anthropic
+    #: endpoint scales by 0.6: Anthropic's 1.0 is Kimi's recommended 0.6).
+    anthropic_temperature_scale: float = 0.6
+    #: Messages API: the key of the thinking blocks' signatures (HMAC-SHA256); None: a random key per
+    #: start of the gateway (the signatures are not checked when they come back; see docs/claude-code.md).
+    signing_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Messages API: seconds of upstream silence after which a stream gets a ``ping`` event.
+    ping_interval: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
@@ -108,6 +133,14 @@ class ServeConfig:
             raise ValueError("--max-body-bytes must be at least 1024")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive numbers of seconds")
+        if self.store_ttl <= 0 or self.store_max_bytes <= 0:
+            raise ValueError("--store-ttl and --store-max-bytes must be positive")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError("--max-model-len must be a positive number of tokens")
+        if not 0 <= self.anthropic_temperature_scale <= 2:
+            raise ValueError("--anthropic-temperature-scale must be between 0 and 2")
+        if self.ping_interval <= 0:
+            raise ValueError("--ping-interval must be a positive number of seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be 0..65535, not {self.port}")
 
@@ -127,7 +160,8 @@ class ServeConfig:
         return None if self.grammar is None else (self.grammar, GRAMMARS[self.engine][0])
 
     def with_env(self, environ: dict[str, str] | None = None) -> ServeConfig:
-        """Fill the keys left unset from :data:`API_KEY_ENV` and :data:`UPSTREAM_API_KEY_ENV`."""
+        """Fill the keys left unset from :data:`API_KEY_ENV`, :data:`UPSTREAM_API_KEY_ENV` and
+        :data:`SIGNING_KEY_ENV` (else a random signing key, which the workers then share)."""
         env = os.environ if environ is None else environ
         return dataclasses.replace(
             self,
@@ -135,6 +169,7 @@ class ServeConfig:
             upstream_api_key=self.upstream_api_key
             if self.upstream_api_key is not None
             else (env.get(UPSTREAM_API_KEY_ENV) or None),
+            signing_key=self.signing_key or env.get(SIGNING_KEY_ENV) or secrets.token_hex(32),
         )
 
     def to_json(self) -> str:

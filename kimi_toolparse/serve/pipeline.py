@@ -8,10 +8,14 @@ Every served API (a *dialect*) goes through the same steps, and only the first a
 Sans-IO: nothing here talks to the network (:mod:`.upstream` does, :mod:`.app` drives it).
 
 The dialect interface (one module per API: :mod:`.chat` for chat completions, :mod:`.messages` for
-Anthropic's Messages API; the Responses API is the next one). A dialect is an object with:
+Anthropic's Messages API; the Responses API is the next one), written down as :class:`Dialect` and
+:class:`StreamWriter` for the type checker. A dialect is an object with:
 
 ``name``
     its label in the metrics and the log (``"chat"``, ``"messages"``).
+``counts_prompt``
+    True when its stream needs the prompt's token count before the upstream answers (Messages'
+    ``message_start``); the app counts it with ``--tokenizer``, into ``Run.prompt_tokens``.
 ``read(data, config) -> Request``
     the parsed JSON body into a :class:`Request`, raising :class:`ApiError` (with ``param``) when it is
     not valid. Everything the wire format says about tools, sampling or thinking is translated here;
@@ -28,8 +32,11 @@ Anthropic's Messages API; the Responses API is the next one). A dialect is an ob
     bytes`` (closes the choices and writes their last pieces, the finish, the usage), ``error(error) ->
     bytes`` (the event that ends a stream whose upstream broke mid-way) and ``ping() -> bytes | None``
     (a keep-alive sent when the upstream is silent for a while, or None for none).
-``error_body(error) -> dict``
-    an :class:`ApiError` in the dialect's error shape (statuses are the same for every dialect).
+``error_status(error) -> int``, ``error_body(error, request_id) -> dict``
+    an :class:`~.request.ApiError`'s status and body in the dialect's error shape.
+
+``read``, ``body`` and the writer's ``tail`` may be coroutines: the Responses API reads the stored
+conversation a request continues, and stores its answer before sending the body or the last event.
 
 The internal request (:class:`~.request.Request`) and the dialect-neutral error
 (:class:`~.request.ApiError`: status, ``kind``, message, parameter at fault, machine-readable ``code``;
@@ -40,14 +47,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kimi_toolparse import (
     ArgumentsDelta,
     ParsedMessage,
     StreamParser,
+    ToolCallEnd,
     ToolCallStart,
     Tools,
     ends_in_reasoning,
@@ -55,10 +63,11 @@ from kimi_toolparse import (
 )
 from kimi_toolparse.tokens import ARG_BEGIN, CALL_BEGIN, SECTION_BEGIN, SPECIAL_IDS, THINK_END
 
+from .config import ServeConfig
 from .request import ApiError, Request, ToolChoice
 from .upstream import completion_body, grammar_fields
 
-__all__ = ["Choice", "Plan", "Run", "plan", "render_prompt"]
+__all__ = ["Choice", "Dialect", "Plan", "Run", "StreamWriter", "clamp_max_tokens", "plan", "render_prompt"]
 
 #: Where an id list needs an ordinary token: only the number of ordinary ids between specials matters.
 _ORDINARY = 0
@@ -116,7 +125,7 @@ def render_prompt(req: Request, template: str) -> str:
     if req.thinking is not None:
         kwargs["thinking"] = req.thinking
     try:
-        return render(req.messages, tools, model=template, **kwargs)
+        return render(req.messages, tools, model=template, normalize_ids=req.normalize_ids, **kwargs)
     except TypeError as e:
         # render()'s refusal carries its parts; the client hears it in the request's terms
         unknown, known = getattr(e, "unknown", None), getattr(e, "known", None)
@@ -175,6 +184,23 @@ def plan(
     )
 
 
+def clamp_max_tokens(plan: Plan, limit: int, prompt_tokens: int) -> None:
+    """Lower the upstream's ``max_tokens`` to what a ``prompt_tokens`` prompt leaves of a ``limit``-token
+    context (clients such as Claude Code ask for more than a small context holds); 400 if it leaves none."""
+    room = limit - prompt_tokens
+    if room < 1:
+        raise ApiError(
+            400,
+            f"the prompt is {prompt_tokens} tokens: it leaves no room for an answer in the model's "
+            f"{limit}-token context",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    asked = plan.upstream.get("max_tokens")
+    if asked is not None and asked > room:
+        plan.upstream["max_tokens"] = room
+
+
 def _prefill_ids(prefill: str) -> list[int]:
     """Ids standing for the prefill in token-id mode: its specials, and one ordinary id per text run."""
     ids: list[int] = []
@@ -214,7 +240,7 @@ class Choice:
             return events
         out = []
         for ev in events:
-            if isinstance(ev, (ToolCallStart, ArgumentsDelta)) and (
+            if isinstance(ev, (ToolCallStart, ArgumentsDelta, ToolCallEnd)) and (
                 self.plan.choice == "none" or ev.openai_index >= 1
             ):
                 if isinstance(ev, ToolCallStart):
@@ -327,6 +353,8 @@ class Run:
     created: int
     #: The upstream's last ``usage`` object.
     upstream_usage: dict[str, Any] | None = None
+    #: The prompt's tokens as the gateway counted them (None when it did not need to).
+    prompt_tokens: int | None = None
 
     @property
     def request(self) -> Request:
@@ -341,3 +369,36 @@ class Run:
                 p = int(u.get("prompt_tokens") or 0)
                 c = int(u.get("completion_tokens") or 0)
         return p, c
+
+
+class StreamWriter(Protocol):
+    """One streamed answer in a dialect's wire format (see the module's docstring)."""
+
+    def head(self) -> bytes: ...
+
+    def pieces(self, index: int, out: Any) -> str: ...
+
+    def tail(self) -> bytes | Awaitable[bytes]: ...
+
+    def error(self, error: ApiError) -> bytes: ...
+
+    def ping(self) -> bytes | None: ...
+
+
+class Dialect(Protocol):
+    """A served API: its request shape in, its answer and error shapes out (see the module's docstring)."""
+
+    name: str
+    counts_prompt: bool
+
+    def read(self, data: Any, config: ServeConfig) -> Request | Awaitable[Request]: ...
+
+    def choice(self, index: int, plan: Plan) -> Any: ...
+
+    def error_status(self, error: ApiError) -> int: ...
+
+    def error_body(self, error: ApiError, request_id: str | None = None) -> dict[str, Any]: ...
+
+    def body(self, run: Run) -> dict[str, Any] | Awaitable[dict[str, Any]]: ...
+
+    def writer(self, run: Run) -> StreamWriter: ...

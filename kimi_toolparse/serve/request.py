@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-__all__ = ["KINDS", "ApiError", "Request", "ToolChoice"]
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["KINDS", "ApiError", "Request", "ToolChoice", "validate_body", "validation_error"]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 #: What went wrong, in words every dialect maps to its own error type.
 KINDS = ("invalid_request", "authentication", "not_found", "too_large", "overloaded", "upstream")
@@ -65,6 +69,8 @@ class Request:
     template_kwargs: dict[str, Any] = field(default_factory=dict)
     #: The name of the request field the template keyword arguments came from (for error messages).
     template_kwargs_param: str = "chat_template_kwargs"
+    #: Rewrite the history's call ids to ``functions.NAME:IDX`` where they are not (render's normalize_ids).
+    normalize_ids: bool = False
     #: The dialect's own parsed request, for its writer (e.g. chat's ``stream_options``); nothing else
     #: reads it.
     wire: Any = None
@@ -74,3 +80,21 @@ class Request:
         if self.tool_choice == "function":
             return {"type": "function", "function": {"name": self.tool_name}}
         return self.tool_choice
+
+
+def validation_error(e: ValidationError) -> ApiError:
+    """A pydantic validation error as a 400 naming the first field at fault."""
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or None
+    param = str(err["loc"][0]) if err["loc"] else None
+    return ApiError(400, f"{loc}: {err['msg']}" if loc else err["msg"], param=param, code="invalid_value")
+
+
+def validate_body(model: type[_Model], data: Any) -> _Model:
+    """A JSON body read into a dialect's request model, or a 400 naming the field."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e) from None

@@ -657,8 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-final-answer",
         dest="final_answer",
         action="store_false",
-        help="answer prompts that end with tool results like any other (by default they get a final answer "
-        "quoting the results, so a tool-call loop ends)",
+        help="with --output: answer prompts that end with tool results with the file too (by default they "
+        "get a final answer quoting the results, so a tool-call loop ends; a --responder decides itself)",
     )
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
@@ -693,10 +693,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.output, encoding="utf-8") as f:
                 text = f.read()
             responder: Responder = lambda request: text  # noqa: E731
-        else:
+            if args.final_answer:
+                responder = answering_tool_results(responder)
+        else:  # a responder decides for itself what a prompt ending in tool results gets
             responder = _load_responder(args.responder)
-        if args.final_answer:
-            responder = answering_tool_results(responder)
         vocabulary = None
         if args.vocab is not None:
             from ..vocab import load_vocabulary

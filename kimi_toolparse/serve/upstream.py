@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,19 @@ def broken_error(e: BaseException) -> ApiError:
     )
 
 
+@contextlib.contextmanager
+def _connection_errors() -> Iterator[None]:
+    """Failures to reach the upstream or to hear from it in time, as the gateway's errors."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as e:
+        raise _unreachable(e) from None
+    except asyncio.TimeoutError:
+        raise timeout_error() from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise _unreachable(e) from None
+
+
 def _upstream_status(status: int, text: str) -> ApiError:
     detail = text[:300]
     with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
@@ -151,6 +165,8 @@ class Upstream:
     config: ServeConfig
     client: aiohttp.ClientSession
     model: str | None = None
+    #: The context length the upstream's /v1/models reports (vLLM's ``max_model_len``); 0: it reports none.
+    context: int | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def headers(self, request_id: str) -> dict[str, str]:
@@ -168,6 +184,7 @@ class Upstream:
         async with self._model_lock:
             if self.model is None:
                 data = await self.get_json("/models", request_id)
+                self._read_context(data)
                 try:
                     self.model = str(data["data"][0]["id"])
                 except (KeyError, IndexError, TypeError):
@@ -179,19 +196,31 @@ class Upstream:
                     ) from None
         return self.model
 
+    def _read_context(self, data: Any) -> None:
+        with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
+            self.context = int(data["data"][0]["max_model_len"])
+        if self.context is None or self.context < 1:
+            self.context = 0
+
+    async def max_model_len(self, request_id: str) -> int | None:
+        """The context length the upstream reports, or None (asked once; an upstream that cannot be
+        reached is asked again next time, one that answers without it is not)."""
+        if self.context is None:
+            try:
+                self._read_context(await self.get_json("/models", request_id))
+            except ApiError as e:
+                if e.code not in ("upstream_unreachable", "upstream_timeout"):
+                    self.context = 0
+                return None
+        return self.context or None
+
     async def get_json(self, path: str, request_id: str) -> Any:
-        try:
+        with _connection_errors():
             async with self.client.get(
                 self.config.upstream_base + path, headers=self.headers(request_id)
             ) as r:
                 status = r.status
                 raw = await r.read()
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
         if status != 200:
             raise ApiError(
                 502, f"the upstream answered {path} with {status}", kind="upstream", code="upstream_error"
@@ -207,16 +236,10 @@ class Upstream:
         """POST the completion; its stream once the upstream answered 200, else the error it amounts to."""
         headers = self.headers(request_id)
         headers["content-type"] = "application/json"
-        try:
+        with _connection_errors():
             response = await self.client.post(
                 self.config.upstream_base + "/completions", data=orjson.dumps(body), headers=headers
             )
-        except aiohttp.ConnectionTimeoutError as e:
-            raise _unreachable(e) from None
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise _unreachable(e) from None
         if response.status != 200:
             try:
                 text = (await response.read()).decode("utf-8", "replace")
@@ -228,6 +251,55 @@ class Upstream:
         return UpstreamStream(response)
 
 
+class _Silence:
+    """Interrupts the read of a silent stream every ``every`` seconds so that the reader can send a ping.
+
+    One timer per stream, re-armed when it fires (a read only notes the time, so the hot path pays nothing):
+    it cancels the reading task, and only while that task waits in :meth:`read`, never while it sends.
+    Cancelling ``readany()`` loses nothing: the bytes stay buffered for the next call."""
+
+    def __init__(self, every: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.every = every
+        self.last = self.loop.time()
+        self.reading = False
+        self.fired = False
+        self.handle = self.loop.call_at(self.last + every, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        due = self.last + self.every
+        if now >= due:
+            if self.reading and self.task is not None:
+                self.fired = True
+                self.task.cancel()
+            due = now + self.every
+        self.handle = self.loop.call_at(due, self._check)
+
+    async def read(self, content: aiohttp.StreamReader) -> bytes | None:
+        """The next bytes, or None when the timer interrupted the wait (time for a ping)."""
+        self.reading = True
+        try:
+            raw = await content.readany()
+        except asyncio.CancelledError:
+            if not self.fired:
+                raise
+            self.fired = False
+            # a cancellation of our own; another one that came with it still ends the task
+            if sys.version_info >= (3, 11) and self.task is not None and self.task.uncancel() > 0:
+                raise
+            self.last = self.loop.time()
+            return None
+        finally:
+            self.reading = False
+        self.last = self.loop.time()
+        return raw
+
+    def stop(self) -> None:
+        self.handle.cancel()
+
+
 class UpstreamStream:
     """One streamed upstream completion: its SSE events, parsed, with per-read timeouts."""
 
@@ -235,11 +307,24 @@ class UpstreamStream:
         self.response = response
         self.usage: dict[str, Any] | None = None
 
-    async def events(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Lists of parsed events, one list per network read (so a burst is handled at once)."""
+    async def events(self, ping_every: float | None = None) -> AsyncIterator[list[dict[str, Any]] | None]:
+        """Lists of parsed events, one list per network read (so a burst is handled at once); with
+        ``ping_every``, a None each time that many seconds pass without a read (for keep-alive events)."""
         sse = SSEDecoder()
+        content = self.response.content
+        silence = None if ping_every is None else _Silence(ping_every)
         try:
-            async for raw in self.response.content.iter_any():
+            while True:
+                if silence is None:
+                    raw = await content.readany()
+                else:
+                    got = await silence.read(content)
+                    if got is None:
+                        yield None
+                        continue
+                    raw = got
+                if not raw:
+                    break
                 out = sse.feed(raw)
                 if out:
                     yield out
@@ -247,6 +332,9 @@ class UpstreamStream:
                     return
         except ValueError as e:
             raise BrokenStream(str(e)) from None
+        finally:
+            if silence is not None:
+                silence.stop()
         if sse.pending:
             raise BrokenStream("the upstream stream ended in the middle of an event")
 

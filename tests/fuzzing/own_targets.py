@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 from kimi_toolparse import KimiVocabulary, StreamParser, parse
-
 from testsupport.paths import VOCAB_FILE  # not conftest: a fuzz target runs without pytest
 
 

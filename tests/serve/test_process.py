@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -24,7 +25,8 @@ openai = pytest.importorskip(
     "openai", reason="the serve tests need the test extra (pip install -e '.[test]')"
 )
 
-from ..conftest import ROOT  # noqa: E402
+from ..conftest import ROOT, VOCAB_FILE  # noqa: E402
+from .responders import BASH_COMMANDS  # noqa: E402
 
 KIMI = str(Path(sys.executable).with_name("kimi-toolparse"))
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -237,3 +239,55 @@ def test_two_workers_serve_the_same_port() -> None:
                 model="kimi-k2-instruct", messages=[{"role": "user", "content": f"request {n}"}], tools=TOOLS
             )
             assert r.choices[0].message.content == f"Looking up city {n} now."
+
+
+def test_the_command_serves_the_messages_api_with_two_workers() -> None:
+    """``kimi-toolparse serve --workers 2`` with the Messages flags: two Bash tool round trips through the
+    anthropic SDK (the model's own ids, functions.Bash:0 then :1), one thinking signature whichever worker
+    answers, Claude Code's max_tokens of 64000 taken by a 4000-token context, count_tokens equal to usage."""
+    anthropic = pytest.importorskip("anthropic")
+    vocab = VOCAB_FILE
+    bash = [{"name": "Bash", "description": "Run a command.", "input_schema": {"type": "object"}}]
+    flags = ["--model", "kimi-k2.5", "--workers", "2", "--tokenizer", str(vocab), "--max-model-len", "4000"]
+    with (
+        standin("claude_code_bash", "--vocab", str(vocab)) as (_, up),
+        serve("--upstream", up, *flags, "--api-key", "k") as (_, base),
+    ):
+        c = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0, timeout=20)
+        messages: list[Any] = [{"role": "user", "content": "run it"}]
+        signatures = set()
+        for _ in range(4):
+            first = c.messages.create(model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash)
+            signatures.add(first.content[0].signature)
+        assert len(signatures) == 1 and first.stop_reason == "tool_use"
+        reply = first
+        for n, command in enumerate(BASH_COMMANDS):  # two Bash turns, then the answer
+            call = reply.content[-1]
+            assert (call.id, call.name, call.input["command"]) == (f"functions.Bash:{n}", "Bash", command)
+            messages += [
+                {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": call.id, "content": f"out-{n}"}],
+                },
+            ]
+            with c.messages.stream(
+                model="kimi-k2.5", max_tokens=64000, messages=messages, tools=bash
+            ) as stream:
+                reply = stream.get_final_message()
+        assert reply.content[-1].text == "It printed: out-0 | out-1" and reply.stop_reason == "end_turn"
+        counted = c.messages.count_tokens(model="kimi-k2.5", messages=messages, tools=bash).input_tokens
+        assert counted == reply.usage.input_tokens
+
+
+def test_a_bad_tokenizer_is_one_line() -> None:
+    r = subprocess.run(
+        [KIMI, "serve", "--upstream", "http://127.0.0.1:1/v1", "--tokenizer", "/nonexistent/tiktoken.model"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        r.returncode == 2
+        and r.stderr.startswith("kimi-toolparse: --tokenizer")
+        and len(r.stderr.splitlines()) == 1
+    )
