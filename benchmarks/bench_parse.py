@@ -1,6 +1,8 @@
 """Parser speed: streaming cost per token at three output sizes, and one-shot throughput.
 
 Baselines are measured in the same run:
+- the floor: a loop calling a method that returns one small frozen event per token, the least any
+  sans-IO parser in CPython can cost per token;
 - Moonshot's reference parser (the two regular expressions of its tool-call guide) on the whole text;
 - the same parser re-run over the accumulated text at every token, which is what a streaming server
   that re-scans does (estimated from evenly spaced prefixes: running it at all 30,000 would take minutes).
@@ -10,7 +12,13 @@ The outputs are realistic: real assistant text from the K2 vendor-verifier reque
 writing a file. They are tokenized with the Kimi vocabulary (needs tiktoken) and streamed one token per
 feed, the way an inference server hands them over.
 
-    python benchmarks/bench_parse.py [--quick]
+With ``--engine vllm=PYTHON`` (or ``sglang=PYTHON``, repeatable), PYTHON being an interpreter of an
+engine venv (``ci/engines/install.sh``), the engine's own ``kimi_k2`` parsers are timed on the same
+~30,000-token stream in that interpreter, beside ours and the floor measured in the same process: vLLM's
+``Parser.parse_delta`` per decode step (text and ids), SGLang's reasoning then function-call parser per
+chunk (text), as their servers call them.
+
+    python benchmarks/bench_parse.py [--quick] [--engine vllm=.venv-vllm/bin/python ...]
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import json
 import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -28,12 +37,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dataclasses import dataclass  # noqa: E402
+
 from kimi_toolparse import KimiVocabulary, StreamParser, parse  # noqa: E402
-from kimi_toolparse.vocab import PACKAGED_VOCABULARY  # noqa: E402
+from testsupport.paths import REFERENCE, VOCAB_FILE  # noqa: E402
 from testsupport.reference_parser import reference_parse  # noqa: E402  (Moonshot's two regexes: the baseline)
 from testsupport.streams import decode_steps  # noqa: E402
 
-REFERENCE = ROOT / "fixtures" / "reference"
 SB, SE = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CB, AB, CE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 
@@ -102,12 +112,40 @@ def output_of_tokens(
 
 # --- Timing --------------------------------------------------------------------------------------------
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
-    times = []
+    return best_of_each(repeat, fn)[0]
+
+
+def best_of_each(repeat: int, *fns: Callable[[], Any]) -> list[float]:
+    """The best time of each function, their runs interleaved so that a busy spell on a shared machine
+    weighs on all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for fn, runs in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t)
+    return [min(runs) for runs in times]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    text: str
+
+
+class _FloorParser:
+    def feed(self, text: str, token_ids: list[int] | None = None) -> list[_Event]:
+        return [_Event(text)]
+
+
+def stream_floor(steps: list[tuple[str, list[int]]]) -> Callable[[], Any]:
+    """The floor: a method call per token that returns one small frozen event (in a list, as feed() does)."""
+
+    def run() -> Any:
+        p = _FloorParser()
+        for text, ids in steps:
+            p.feed(text, ids)
+
+    return run
 
 
 def stream_text(steps: list[tuple[str, list[int]]]) -> Callable[[], Any]:
@@ -130,6 +168,109 @@ def stream_ids(steps: list[tuple[str, list[int]]]) -> Callable[[], Any]:
         return p.message
 
     return run
+
+
+#: The tools the benchmark output calls, for the parsers that want a request's tool list.
+TOOLS = [
+    {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {}}}}
+    for name in ("read_file", "web_search", "bash", "write_file")
+]
+
+
+def stream_vllm(vocab: KimiVocabulary, steps: list[tuple[str, list[int]]]) -> Callable[[], Any]:
+    """vLLM's kimi_k2 parser as its chat server drives it: ``parse_delta`` per decode step."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+    from kimi_toolparse.integrations import vllm_harness
+
+    tokenizer = vllm_harness.VocabularyTokenizer(vocab)
+    tokenizer.get_vocab()  # built once, as a server's tokenizer has it
+    serving = vllm_harness._serving(tokenizer, "kimi_k2", "kimi_k2")
+    body = {"model": "kimi-k2", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    prompt_ids = list(vllm_harness._PROMPT_END)
+
+    def run() -> Any:
+        request = ChatCompletionRequest.model_validate({**body, "tools": TOOLS, "tool_choice": "auto"})
+        parser = serving._make_parser(request, tokenizer, {})
+        request = parser.adjust_request(request)
+        last = len(steps) - 1
+        for n, (text, ids) in enumerate(steps):
+            parser.parse_delta(text, ids, request, prompt_ids, finished=n == last)
+
+    return run
+
+
+def stream_sglang(steps: list[tuple[str, list[int]]]) -> Callable[[], Any]:
+    """SGLang's kimi_k2 parsers as its chat server chains them: reasoning, then function calls, per chunk."""
+    from sglang.srt.entrypoints.openai.protocol import Tool
+    from sglang.srt.function_call.function_call_parser import FunctionCallParser
+    from sglang.srt.parser.reasoning_parser import ReasoningParser
+
+    tools = [Tool.model_validate(t) for t in TOOLS]
+
+    def run() -> Any:
+        reasoner = ReasoningParser("kimi_k2", stream_reasoning=True, tool_call_parser_active=True)
+        caller = FunctionCallParser(tools, "kimi_k2")
+        for text, _ in steps:
+            _, normal = reasoner.parse_stream_chunk(text)
+            caller.parse_stream_chunk(normal or "")
+        reasoner.parse_stream_end()
+        caller.parse_stream_end()
+
+    return run
+
+
+def engine_only(engine: str, repeat: int) -> int:
+    """Run in an engine's venv: the floor, ours and the engine on the same stream; one JSON line."""
+    vocab = KimiVocabulary.from_file(VOCAB_FILE)
+    _, steps = output_of_tokens(text_pool(), vocab, 30000)
+    n = sum(max(1, len(ids)) for _, ids in steps)
+    engine_run = stream_vllm(vocab, steps) if engine == "vllm" else stream_sglang(steps)
+    floor, ours, theirs = best_of_each(repeat, stream_floor(steps), stream_ids(steps), engine_run)
+    figures = {"tokens": n, "floor": floor / n * 1e6, "ours": ours / n * 1e6, "engine": theirs / n * 1e6}
+    print(json.dumps(figures))
+    return 0
+
+
+def engines_table(engines: list[str], repeat: int) -> None:
+    rows = [
+        [
+            "engine",
+            "tokens",
+            "floor µs/token",
+            "ours µs/token",
+            "engine µs/token",
+            "ours vs floor",
+            "speed-up",
+        ]
+    ]
+    for spec in engines:
+        name, _, python = spec.partition("=")
+        sys.stderr.write(f"{name} in {python}...\n")
+        out = subprocess.run(
+            [python, __file__, "--engine-only", name, "--repeat", str(repeat)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            print(f"{name}: could not run ({out.stderr.strip().splitlines()[-1:]})")
+            continue
+        f = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(
+            [
+                name,
+                str(f["tokens"]),
+                f"{f['floor']:.2f}",
+                f"{f['ours']:.2f}",
+                f"{f['engine']:.1f}",
+                f"{f['ours'] / f['floor']:.2f}x",
+                f"{f['engine'] / f['ours']:.1f}x",
+            ]
+        )
+    print("Engines' own kimi_k2 parsers on the same stream (text and ids), each beside ours in its process")
+    print(table(rows))
+    print()
 
 
 def rescan_per_token(raw: str, n_tokens: int, samples: int = 200) -> float:
@@ -191,9 +332,20 @@ def table(rows: list[list[str]]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
+    ap.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="NAME=PYTHON",
+        help="time vllm or sglang's kimi_k2 parser with that engine venv's interpreter",
+    )
+    ap.add_argument("--engine-only", choices=["vllm", "sglang"], help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    repeat = 2 if args.quick else 7
-    vocab_file = Path(PACKAGED_VOCABULARY)
+    repeat = args.repeat or (2 if args.quick else 7)
+    if args.engine_only:
+        return engine_only(args.engine_only, repeat)
+    vocab_file = VOCAB_FILE
     vocab = None
     try:
         import tiktoken  # noqa: F401
@@ -212,35 +364,49 @@ def main() -> int:
             "output",
             "tokens",
             "KB",
+            "floor µs/token",
             "ours, text µs/token",
             "ours, text+ids µs/token",
+            "text+ids vs floor",
             "re-scan baseline µs/token",
         ]
     ]
     per_token: dict[int, float] = {}
+    per_token_ids: dict[int, float] = {}
     for target in (500, 4000, 30000):
         sys.stderr.write(f"streaming {target} tokens...\n")
         raw, steps = output_of_tokens(pool, vocab, target)
         n = sum(max(1, len(ids)) for _, ids in steps)
         assert [c.name for c in parse(raw).tool_calls] == ["read_file", "web_search", "bash", "write_file"]
-        t_text = best_of(repeat, stream_text(steps)) / n * 1e6
-        t_ids = best_of(repeat, stream_ids(steps)) / n * 1e6 if vocab else float("nan")
+        runs = [stream_floor(steps), stream_text(steps), stream_ids(steps)]
+        t_floor, t_text, t_ids = (t / n * 1e6 for t in best_of_each(repeat, *runs))
+        if vocab is None:
+            t_ids = float("nan")  # 4-character pieces have no ids
         t_rescan = rescan_per_token(raw, n, samples=50 if args.quick else 200) * 1e6
         per_token[target] = t_text
+        per_token_ids[target] = t_ids
         rows.append(
             [
                 f"~{target} tokens",
                 str(n),
                 f"{len(raw.encode()) / 1024:.0f}",
+                f"{t_floor:.2f}",
                 f"{t_text:.2f}",
                 f"{t_ids:.2f}",
+                f"{t_ids / t_floor:.2f}x",
                 f"{t_rescan:.1f}",
             ]
         )
     print("Streaming, one token per feed()")
     print(table(rows))
     flat = per_token[30000] / per_token[500]
-    print(f"\nflatness: {flat:.2f}x (µs/token at 30,000 tokens over 500; target ≤ 1.3x)\n")
+    flat_ids = per_token_ids[30000] / per_token_ids[500]
+    print(
+        f"\nflatness: text {flat:.2f}x, text+ids {flat_ids:.2f}x "
+        "(µs/token at 30,000 tokens over 500; target ≤ 1.3x)\n"
+    )
+    if args.engine:
+        engines_table(args.engine, repeat)
 
     sys.stderr.write("stress...\n")
     small, large = stress(2_000), stress(50_000 if args.quick else 200_000)

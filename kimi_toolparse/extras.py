@@ -22,6 +22,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "orjson": "serve",
     "prometheus_client": "serve",
     "hypothesis": "fuzz",
+    "redis": "redis",
 }
 
 

@@ -92,6 +92,29 @@ class ArgumentScanner:
             self.quoted = first == '"'
         return i, ""
 
+    def feed_inside(self, text: str) -> str | None:
+        """The parser's fast path (docs/format.md#fast-path): consume all of ``text`` when it cannot end
+        the JSON value, and return the argument text to release now; None, having changed nothing, when
+        the value has not begun, is not JSON, or might end in ``text`` (then :meth:`feed` decides).
+
+        A value ends only at a closing bracket outside a string, so text with neither ``}`` nor ``]``
+        cannot end it, and neither can text that stays inside a string (no ``"``). The common token, a
+        piece of a long string with no quote or backslash, leaves the scanner as it was.
+        """
+        if self.mode != JSON:
+            return None
+        if self.in_string and '"' not in text:
+            if self.escape or "\\" in text:
+                self._scan(text, 0, len(text))
+        elif "}" in text or "]" in text:
+            return None
+        else:
+            self._scan(text, 0, len(text))
+        if self.ws or text.rstrip() is not text:
+            return self._release(text)
+        self.parts.append(text)  # nothing held, nothing to hold: all of it goes out
+        return text
+
     def _release(self, piece: str) -> str:
         """The piece without its trailing whitespace, which waits: it may turn out to end the arguments.
         Whitespace is kept as a list of pieces, so a long run of it costs no re-copying."""

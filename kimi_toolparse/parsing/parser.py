@@ -4,7 +4,8 @@ It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server 
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
 once (docs/format.md#rule-1). Each feed costs time proportional to the chunk (#rule-2): the scan buffer
 only ever holds a possible partial marker; everything held longer is kept in lists and joined once, when
-it is decided.
+it is decided. The common decode step, text in a field no marker can interrupt, skips the table in one
+call, ``_fast_step``, that returns what the table would; the rule for the split is docs/format.md#fast-path.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ _TEXT_MODE, _TOKEN_MODE = 1, 2
 #: Pieces of decided text joined into one block at a time (bounded memory per character streamed).
 _COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
+
+#: Whether feed() takes the fast path for the common step (docs/format.md#fast-path). Tests switch it off
+#: to check that the general machine gives the same events and message.
+FAST_PATH = True
+#: The states the fast path serves. CPython 3.11 reads an enum member through its class slowly (as long as
+#: the rest of a step), so the per-token code compares against these names.
+_CONTENT, _REASONING, _ARGS = State.CONTENT, State.REASONING, State.ARGS
 
 
 def _ids_list(token_ids: Iterable[int]) -> Sequence[int]:
@@ -190,13 +198,25 @@ class StreamParser:
             if text:
                 if self._mode != _TEXT_MODE:
                     self._set_mode(_TEXT_MODE)
-                self._feed_text(text)
+                if not (FAST_PATH and self._fast_step(text)):
+                    self._feed_text(text)
         else:
-            ids = _ids_list(token_ids)
+            if (
+                type(token_ids) is list
+                and len(token_ids) == 1
+                and type(token_ids[0]) is int
+                and 0 <= token_ids[0] < FIRST_SPECIAL_ID
+            ):
+                ids: Sequence[int] = token_ids  # one ordinary id: the usual decode step
+                plain = True
+            else:
+                ids = _ids_list(token_ids)
+                plain = not ids or max(ids) < FIRST_SPECIAL_ID
             if text or ids:
                 if self._mode != _TOKEN_MODE:
                     self._set_mode(_TOKEN_MODE)
-                self._feed_step(text, ids)
+                if not (FAST_PATH and plain and self._fast_step(text)):
+                    self._feed_step(text, ids)
         return events
 
     def feed_ids(self, token_ids: Sequence[int]) -> list[Event]:
@@ -294,27 +314,48 @@ class StreamParser:
                 )
             self._mode = mode
 
+    def _fast_step(self, text: str) -> bool:
+        """The common decode step in one call, beside the table (docs/format.md#fast-path).
+
+        Taken when nothing held waits for this text, no marker can begin in it (no ``<``; in text mode
+        outside argument values, no ``[`` either), and the state is visible content, reasoning, or a JSON
+        argument value that ``text`` cannot end. Then the general machine would pass the whole text to
+        one state's handler and return one delta; this does the same directly. Returns False, having
+        changed nothing, for every other step, which the general machine takes.
+        """
+        if self._hold or "<" in text:
+            return False
+        state = self._state
+        if state is _ARGS:
+            call = self._call
+            assert call is not None
+            piece = call.args.feed_inside(text)
+            if piece is None:
+                return False
+            self._received += len(text)
+            if piece and call.started:
+                call.streamed = True
+                self._events.append(ArgumentsDelta(call.index, call.openai_index, piece))
+            return True
+        if self._mode == _TEXT_MODE and "[" in text:
+            return False
+        if state is _CONTENT and self._content_visible:
+            self._received += len(text)
+            self._emit_content(text)
+            return True
+        if state is _REASONING:
+            self._received += len(text)
+            self._emit_reasoning(text)
+            return True
+        return False
+
     def _feed_text(self, chunk: str) -> None:
         hold = self._hold
         base = self._received - len(hold)
         self._received += len(chunk)
         if hold:
             self._hold = ""
-            self._scan(hold + chunk, base, 0)
-            return
-        # Fast paths for the common token: nothing in it can start a marker that counts here.
-        state = self._state
-        if state is State.CONTENT or state is State.REASONING:
-            if "<" not in chunk and "[" not in chunk:
-                self._text_handlers[state](chunk, 0, len(chunk), base)
-                return
-        elif state is State.ARGS and "<" not in chunk and self._call is not None and self._call.args.in_value:
-            pos = self._text_args(chunk, 0, len(chunk), base)
-            if pos == len(chunk):
-                return
-            self._scan(chunk, base, pos)
-            return
-        self._scan(chunk, base, 0)
+        self._scan(hold + chunk, base, 0)
 
     def _feed_step(self, text: str, ids: Sequence[int]) -> None:
         """One decode step in token-id mode: split the text at the special tokens among the ids."""

@@ -27,6 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from ..extras import missing_extra
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TTL",
@@ -299,9 +301,7 @@ class RedisStore:
         try:
             import redis.asyncio as aioredis
         except ImportError:
-            raise ValueError(
-                "--store redis://... needs the redis extra: pip install 'kimi_toolparse[redis]'"
-            ) from None
+            raise ValueError(str(missing_extra("--store redis://...", "redis"))) from None
         self.where = url.split("@")[-1]  # never log a password
         self.ttl = ttl
         self.max_bytes = max_bytes

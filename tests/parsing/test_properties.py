@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kimi_toolparse import StreamParser, parse
+from kimi_toolparse.parsing import parser as parser_module
 from kimi_toolparse.strategies import Output, assistant_outputs, chunkings, marker_soup
+from kimi_toolparse.tokens import ARG_BEGIN as AB
+from kimi_toolparse.tokens import CALL_BEGIN as CB
+from kimi_toolparse.tokens import CALL_END as CE
 from kimi_toolparse.tokens import FIRST_SPECIAL_ID, LAST_SPECIAL_ID
 from testsupport.streams import (
     assert_stream_matches,
@@ -132,3 +139,80 @@ def test_streaming_holds_only_what_it_must() -> None:
     assert [e.to_openai() for e in parser.feed("ld <|tool_ca")] == [{"content": "ld "}]
     assert parser.feed("lls_section_begin|>") == []
     assert parser.message.content == "Hello world "
+
+
+# --- The fast path (docs/format.md#fast-path) changes nothing ------------------------------------------
+
+
+@contextmanager
+def general_machine_only() -> Iterator[None]:
+    """Switch the parser's fast path off: every step goes through the state table."""
+    saved = parser_module.FAST_PATH
+    parser_module.FAST_PATH = False
+    try:
+        yield
+    finally:
+        parser_module.FAST_PATH = saved
+
+
+def both_ways(run: Callable[[], tuple[Any, list[Any]]]) -> None:
+    """The same feeds through the fast path and through the general machine: same events, same message."""
+    fast_message, fast_events = run()
+    with general_machine_only():
+        message, events = run()
+    assert fast_events == events
+    assert message_dict(fast_message) == message_dict(message)
+
+
+def punctuated_call(value: str, array: bool, after: str) -> str:
+    """A call whose arguments are dense in what the JSON scanner must follow: quotes, escapes, brackets;
+    an object or an array, and text after it (#rule-12)."""
+    nested = [value, {"x": [value]}]
+    arguments = json.dumps(nested if array else {"k": value, "n": nested}, ensure_ascii=False)
+    return f"<think>{value}</think>{value}{CB}functions.f:0{AB}{arguments}{after}{CE}"
+
+
+def any_output() -> st.SearchStrategy[tuple[str, bool]]:
+    """Canonical turns (markers as data in argument strings included), arguments dense in JSON punctuation,
+    and marker soup; and ``thinking``."""
+    punctuation = '"\\{}[]a <\n'
+    return st.one_of(
+        assistant_outputs().map(lambda o: (o.raw, o.thinking)),
+        st.builds(
+            punctuated_call,
+            st.text(punctuation, max_size=30),
+            st.booleans(),
+            st.text(punctuation, max_size=3),
+        ).map(lambda raw: (raw, False)),
+        st.tuples(marker_soup(), st.booleans()),
+    )
+
+
+@SETTINGS
+@given(st.data(), any_output(), st.sampled_from([None, TOOLS]))
+def test_fast_path_changes_nothing_in_text_mode(
+    data: st.DataObject, output: tuple[str, bool], tools: Any
+) -> None:
+    raw, thinking = output
+    token_sized = st.integers(1, 4).map(lambda k: [raw[i : i + k] for i in range(0, len(raw), k)])
+    chunks = data.draw(st.one_of(chunkings(raw, max_cuts=len(raw)), token_sized))
+    both_ways(lambda: run_text(chunks, thinking=thinking, tools=tools))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), any_output(), st.booleans(), st.sampled_from([None, TOOLS]))
+def test_fast_path_changes_nothing_in_token_mode(
+    vocab: Any, data: st.DataObject, output: tuple[str, bool], specials: bool, tools: Any
+) -> None:
+    """Token ids decoded one step per token, steps merged anywhere; marker text as its special id or, with
+    ``specials`` off, as ordinary tokens (data, docs/format.md#rule-4)."""
+    raw, thinking = output
+    ids = vocab.encode(raw) if specials else vocab.encode(raw, allowed_special=())
+    steps = decode_steps(vocab, ids)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(steps) - 1)), max_size=len(steps)))))
+    merged = [
+        ("".join(t for t, _ in steps[a:b]), [i for _, ids in steps[a:b] for i in ids])
+        for a, b in zip([0, *cuts], [*cuts, len(steps)], strict=True)
+        if a < b
+    ]
+    both_ways(lambda: run_steps(merged, thinking=thinking, tools=tools))
