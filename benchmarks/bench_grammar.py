@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Build the constrained-decoding grammar of each of the 99 K2VV requests: uncached and cached.
 
-Uncached: every request builds its grammar from nothing, xgrammar's JSON-schema conversion of each tool
-included (both caches cleared before each call). Cached: the same requests again, the grammar found by the
-tool list and options. The baseline, measured in the same run, is xgrammar's own built-in Kimi structural
-tag (``xgrammar.get_model_structural_tag("kimi", ...)``, which converts no schema). Also shown: what an
-engine then spends compiling the grammar (xgrammar, a 110-token vocabulary: a lower bound). Best of several
-rounds, microseconds per request.
+Uncached: every request builds its grammar from nothing, the JSON-schema conversion of each tool included
+(every cache cleared before each call). Cached: the same requests again, the grammar found by the tool list
+and options. Schema conversion alone: the package's converter (schema_grammar.py) against xgrammar's
+(``Grammar.from_json_schema(..., any_whitespace=True, strict_mode=True)``, the one the package used before)
+on every tool of every request. Where xgrammar is installed, the baselines measured in the same run are
+xgrammar's converter and its built-in Kimi structural tag (``get_model_structural_tag("kimi", ...)``, which
+converts no schema), and the last column is what an engine then spends compiling the grammar (xgrammar, a
+110-token vocabulary: a lower bound). Without xgrammar, only the package's own columns are printed. Best of
+several rounds, microseconds per request.
 
     python benchmarks/bench_grammar.py [--rounds N]
 """
@@ -14,6 +17,7 @@ rounds, microseconds per request.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -27,8 +31,10 @@ if str(ROOT) not in sys.path:
 
 import kimi_toolparse as ktp  # noqa: E402
 from kimi_toolparse.constrain import build  # noqa: E402
+from kimi_toolparse.constrain.schema_grammar import schema_rules  # noqa: E402
 
 K2VV = ROOT / "fixtures" / "reference" / "k2vv" / "requests.jsonl"
+CASES = ROOT / "fixtures" / "reference" / "json_schema_cases" / "validator_cases"
 
 
 def _best(fn: Callable[[], None], rounds: int, n: int) -> float:
@@ -50,10 +56,51 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7, help="timing rounds per column (best is kept)")
     args = ap.parse_args(argv)
-    import xgrammar as xgr
+    try:
+        import xgrammar as xgr
+    except ImportError:
+        xgr = None
 
     requests = [json.loads(line) for line in K2VV.read_text(encoding="utf-8").splitlines() if line.strip()]
     n = len(requests)
+    schemas = [t["function"].get("parameters") or {} for r in requests for t in r["tools"]]
+    cases = [
+        json.loads(line)
+        for path in sorted(CASES.glob("*/valid.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+    def ours(schemas: list[Any] = schemas) -> None:
+        for schema in schemas:
+            with contextlib.suppress(ValueError):
+                schema_rules(schema)
+
+    conversion = [("ours (schema_grammar.py)", _best(ours, args.rounds, n), _best(lambda: ours(cases), 3, 1))]
+    head = (
+        f"{n} K2VV requests, µs per request; the {len(cases)} schema cases, ms in all (best of {args.rounds})"
+    )
+    if xgr is None:
+        print(head + "\n\n| schema conversion | K2VV (µs/request) | schema cases (ms) |\n|---|---:|---:|")
+        print(f"| {conversion[0][0]} | {conversion[0][1]:,.1f} | {conversion[0][2] * 1e-3:,.1f} |\n")
+        for fmt in ("structural-tag", "ebnf", "gbnf"):
+
+            def build_all(fmt: Any = fmt) -> None:
+                for r in requests:
+                    _clear()
+                    ktp.grammar_for_request(r, format=fmt)
+
+            print(f"{fmt}: uncached {_best(build_all, args.rounds, n):,.1f} µs per request")
+        return 0
+
+    def theirs(schemas: list[Any] = schemas) -> None:
+        for schema in schemas:
+            with contextlib.suppress(Exception):  # the one case it cannot convert
+                str(xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=True))
+
+    conversion.append(
+        ("xgrammar's converter (baseline)", _best(theirs, args.rounds, n), _best(lambda: theirs(cases), 3, 1))
+    )
     tokenizer = xgr.TokenizerInfo([chr(c) for c in range(32, 127)] + ["<|im_end|>"], stop_token_ids=[95])
     compiler = xgr.GrammarCompiler(tokenizer, max_threads=1, cache_enabled=False)
 
@@ -91,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
                 _best(compile_all, max(1, args.rounds // 3), n),
             )
         )
-    print(f"{n} K2VV requests, µs per request (best of {args.rounds} rounds)\n")
+    print(head + "\n\n| schema conversion | K2VV (µs/request) | schema cases (ms) |\n|---|---:|---:|")
+    for name, value, all_cases in conversion:
+        print(f"| {name} | {value:,.1f} | {all_cases * 1e-3:,.1f} |")
+    ratios = conversion[0][1] / conversion[1][1], conversion[0][2] / conversion[1][2]
+    print(f"\nours / xgrammar's: {ratios[0]:.2f} (K2VV), {ratios[1]:.2f} (schema cases)\n")
     print("| format | uncached | cached | xgrammar built-in tag (baseline) | engine compile |")
     print("|---|---:|---:|---:|---:|")
     for fmt, unc, cac, comp in rows:

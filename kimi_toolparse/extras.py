@@ -21,7 +21,6 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "aiohttp": "serve",
     "orjson": "serve",
     "prometheus_client": "serve",
-    "xgrammar": "constrain",
     "hypothesis": "fuzz",
     "redis": "redis",
 }

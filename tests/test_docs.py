@@ -249,8 +249,6 @@ def test_the_pages_have_commands_to_run() -> None:
 @pytest.mark.parametrize(("page", "line", "command"), COMMANDS, ids=[f"{p.name}:{n}" for p, n, _ in COMMANDS])
 def test_the_shell_examples_run(page: Path, line: int, command: str) -> None:
     _skip_without_vocabulary(command)
-    if " grammar " in command:
-        pytest.importorskip("xgrammar", reason="grammars need the constrain extra")
     python = shlex.quote(sys.executable)
     shell = python + " -m kimi_toolparse " + command.removeprefix("kimi-toolparse ")
     result = subprocess.run(

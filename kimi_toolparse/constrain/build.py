@@ -7,8 +7,9 @@ conversation's calls and arguments valid against the tool's schema, then the end
 engine's stop token: nothing may follow the section). Free text may not spell a marker (``<|``,
 ``<think>``, ``</think>``), so what the grammar accepts parses to exactly those calls.
 
-Each tool's schema goes through xgrammar's own JSON-schema converter on its own; a schema it cannot
-convert leaves that tool unconstrained (any JSON object) with a note, instead of failing the request.
+Each tool's schema goes through the package's own JSON-schema converter (schema_grammar.py, which prints
+xgrammar's EBNF dialect and needs no dependency) on its own; a schema it cannot convert leaves that tool
+unconstrained (any JSON object) with a note, instead of failing the request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .. import normalize_tool_call_ids, tokens
-from ..extras import missing_extra
 from .ebnf import (
     GBNF_JSON_STRING,
     builtins,
@@ -31,6 +31,7 @@ from .ebnf import (
     text_rules,
     to_gbnf,
 )
+from .schema_grammar import Unsupported, schema_rules
 
 __all__ = [
     "FORMATS",
@@ -71,40 +72,6 @@ _SHARED_RULES = frozenset({"gbnf_string_chars"})
 ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 #: Arguments of a tool without parameters (or ``parameters: true``): ``{}``, as the parser reads them.
 EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
-
-#: Keywords xgrammar's converter accepts but does not enforce (it logs a warning at most).
-_NOT_ENFORCED = frozenset(
-    {
-        "not",
-        "if",
-        "then",
-        "else",
-        "dependentRequired",
-        "dependentSchemas",
-        "uniqueItems",
-        "contains",
-        "minContains",
-        "maxContains",
-    }
-)
-#: Keywords whose values are maps of name -> schema (their keys are names, not keywords).
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf", "prefixItems"})
-_SCHEMA_VALUES = frozenset(
-    {
-        "items",
-        "additionalProperties",
-        "unevaluatedProperties",
-        "propertyNames",
-        "contains",
-        "not",
-        "if",
-        "then",
-        "else",
-        "additionalItems",
-        "unevaluatedItems",
-    }
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,53 +196,21 @@ def _count_calls(messages: Any) -> int:
 # Schemas
 
 
-def _xgrammar() -> Any:
-    try:
-        import xgrammar
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise missing_extra("building grammars", "xgrammar") from e
-    return xgrammar
-
-
-def _loosened(schema: Any) -> list[str]:
-    """Keywords in a schema (at any depth) that xgrammar's converter does not enforce."""
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, Mapping):
-            continue
-        for key, value in node.items():
-            if key in _NOT_ENFORCED:
-                found.add(key)
-            if key in _SCHEMA_MAPS and isinstance(value, Mapping):
-                stack.extend(value.values())
-            elif key in _SCHEMA_LISTS and isinstance(value, list):
-                stack.extend(value)
-            elif key in _SCHEMA_VALUES:
-                stack.append(value)
-        if node.get("type") == "number" and "multipleOf" in node:
-            found.add("multipleOf (on numbers)")
-    return sorted(found)
-
-
 #: llama.cpp copies a rule once per repetition of ``x{m,n}``: larger bounds are left out of GBNF.
 GBNF_MAX_REPEAT = 1000
 _REPEAT = re.compile(r"\{(\d+),\s*(-?\d+)\}")
-_XGR_LOG_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: ")
 
 
 @dataclasses.dataclass(frozen=True)
 class _Converted:
     schema: Any  # what the structural tag carries
-    ebnf: str  # xgrammar's grammar for it (start rule ``root``)
+    ebnf: str  # its grammar in xgrammar's EBNF dialect (start rule ``root``)
     note: SchemaNote | None
 
 
 @functools.lru_cache(maxsize=1024)
 def _convert(name: str, schema_json: str) -> _Converted:
-    """One tool's arguments grammar from xgrammar's converter, or the fallback with a note."""
-    xgr = _xgrammar()
+    """One tool's arguments grammar from the schema converter, or the fallback with a note."""
     schema = json.loads(schema_json)
     if schema is None or schema is True:
         schema = EMPTY_OBJECT
@@ -286,19 +221,16 @@ def _convert(name: str, schema_json: str) -> _Converted:
         )
         schema = ANY_OBJECT
     try:
-        ebnf = str(xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=True))
-    except Exception as e:  # xgrammar raises several kinds; any failure means the fallback
-        reason = _XGR_LOG_PREFIX.sub("", " ".join(str(e).split()))[:200]
+        converted = schema_rules(schema)
+    except Unsupported as e:
         note = SchemaNote(
-            name, "unconstrained", f"xgrammar cannot convert its schema ({reason}); any JSON object"
+            name, "unconstrained", f"cannot convert its schema ({str(e)[:200]}); any JSON object"
         )
         schema = ANY_OBJECT
-        ebnf = str(xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=True))
-    if note is None:
-        loose = _loosened(schema)
-        if loose:
-            note = SchemaNote(name, "loosened", "not enforced: " + ", ".join(loose))
-    return _Converted(schema, ebnf, note)
+        converted = schema_rules(schema)
+    if note is None and converted.loosened:
+        note = SchemaNote(name, "loosened", "not enforced: " + ", ".join(converted.loosened))
+    return _Converted(schema, converted.text, note)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -336,7 +268,7 @@ def grammar_for(
     first_index = _count_calls(messages)
     key_tools = _tool_list(tools)
     try:
-        # keys keep their order: xgrammar wants an object's properties in the order the schema declares them
+        # keys keep their order: an object's properties are written in the order the schema declares them
         tools_key = json.dumps(key_tools, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"tools must be JSON data: {e}") from None
@@ -430,11 +362,7 @@ def _for_gbnf(name: str, conv: _Converted, notes: list[SchemaNote]) -> _Converte
     if all("json_string=true" in call for call in calls):
         for call in calls:
             ebnf = ebnf.replace(call, "gbnf_string_chars")
-        notes.append(
-            SchemaNote(
-                name, "loosened", "GBNF cannot express a string pattern with length limits: any string there"
-            )
-        )
+        notes.append(SchemaNote(name, "loosened", "GBNF cannot express a string pattern: any string there"))
         return _Converted(conv.schema, ebnf, None)
     fallback = _convert(name, json.dumps(ANY_OBJECT))
     notes.append(

@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--grammar",
         choices=["structural-tag", "ebnf", "gbnf"],
         help="send each request's tool-call grammar so the engine can only write valid calls "
-        "(vllm/sglang/trtllm: structural-tag or ebnf; llamacpp: gbnf). Needs the constrain extra",
+        "(vllm/sglang/trtllm: structural-tag or ebnf; llamacpp: gbnf)",
     )
     p.add_argument(
         "--prompt",

@@ -141,9 +141,12 @@ def test_gbnf_notes_what_it_cannot_express() -> None:
         "p",
         {"type": "object", "properties": {"s": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5}}},
     )
-    assert ktp.grammar_for([pattern], format="ebnf").notes == ()
+    # the pattern is enforced, its length limits are not (xgrammar's Regex builtin takes none)
+    ebnf = ktp.grammar_for([pattern], format="ebnf")
+    assert [n.message for n in ebnf.notes] == ["not enforced: minLength/maxLength (with a pattern)"]
+    assert not accepts(ebnf, section(call("p", 0, '{"s": "ABC 123"}')))
     gbnf = ktp.grammar_for([pattern], format="gbnf")
-    assert [n.kind for n in gbnf.notes] == ["loosened"] and "pattern" in gbnf.notes[0].message
+    assert [n.kind for n in gbnf.notes] == ["loosened", "loosened"] and "pattern" in gbnf.notes[1].message
     assert "Regex(" not in gbnf.text
     assert accepts(gbnf, section(call("p", 0, '{"s": "ABC 123"}')))  # any string there
     long = tool("long", {"type": "object", "properties": {"s": {"type": "string", "maxLength": 5_000_000}}})

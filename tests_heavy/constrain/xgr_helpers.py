@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-xgr = pytest.importorskip("xgrammar", reason="the grammar tests need xgrammar (pip install -e '.[test]')")
+xgr = pytest.importorskip("xgrammar", reason="the grammar oracle needs xgrammar: bash ci/oracles/install.sh")
 
 from kimi_toolparse import ToolGrammar  # noqa: E402
 from kimi_toolparse.constrain.ebnf import quote  # noqa: E402

@@ -1,5 +1,5 @@
-"""The gateway's --grammar option: the engine gets the request's grammar (built with xgrammar, so PyTorch:
-this module runs in .venv-oracles), checked with xgrammar's own matcher."""
+"""The gateway's --grammar option: the engine gets the request's grammar, checked with xgrammar's own matcher
+(xgrammar imports PyTorch: this module runs in .venv-oracles)."""
 
 from __future__ import annotations
 
