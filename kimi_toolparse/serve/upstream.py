@@ -113,8 +113,8 @@ def completion_body(req: Request, prompt: str, target: Target, constraint: dict[
 
 
 def grammar_fields(req: Request, target: Target, thinking: bool) -> dict[str, Any]:
-    """The fields that carry the request's tool-call grammar to ``target``'s engine (:mod:`kimi_toolparse.constrain`
-    builds the grammar; :func:`.engines.grammar_fields` says where it goes)."""
+    """The fields that carry the request's tool-call grammar to ``target``'s engine
+    (:mod:`kimi_toolparse.constrain` builds it; :func:`.engines.grammar_fields` says where it goes)."""
     from kimi_toolparse import grammar_for_request
 
     request = {
