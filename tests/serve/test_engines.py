@@ -83,7 +83,6 @@ def test_a_body_keeps_special_tokens_and_stops_at_the_end_of_turn(engine: str) -
 
 
 def test_each_engine_gets_its_grammar_where_it_reads_one() -> None:
-    pytest.importorskip("xgrammar", reason="grammars need the constrain extra")
     tag = ktp.grammar_for(TOOLS, format="structural-tag")
     ebnf = ktp.grammar_for(TOOLS, format="ebnf")
     gbnf = ktp.grammar_for(TOOLS, format="gbnf")
