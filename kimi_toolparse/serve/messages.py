@@ -527,8 +527,8 @@ class _MessagesStream:
         }
         return _sse("message_start", {"type": "message_start", "message": message}).encode() + _PING
 
-    def pieces(self, index: int, out: str) -> str:
-        return out
+    def pieces(self, index: int, out: str) -> bytes:
+        return out.encode()
 
     def tail(self) -> bytes:
         ch: MessageChoice = self.run.choices[0]

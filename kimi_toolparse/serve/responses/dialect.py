@@ -210,8 +210,8 @@ class _Stream:
     def head(self) -> bytes:
         return "".join(map(sse, self.choice.writer.start())).encode()
 
-    def pieces(self, index: int, events: list[Event]) -> str:
-        return "".join(map(sse, events))
+    def pieces(self, index: int, events: list[Event]) -> bytes:
+        return "".join(map(sse, events)).encode()
 
     async def tail(self) -> bytes:
         events = self.choice.close()
