@@ -471,13 +471,13 @@ def _writer_cost(tokens: int) -> tuple[float, float]:
     from kimi_toolparse.serve import chat
     from kimi_toolparse.serve.pipeline import Plan, Run
     from kimi_toolparse.serve.request import Request
-    from kimi_toolparse.serve.responses.output import ResponseWriter, sse
+    from kimi_toolparse.serve.responses.output import ResponseWriter, sse_bytes
 
     deltas = [[{"content": f" word{i}"}] for i in range(tokens)]
     req = Request(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
     run = Run("id", Plan(req, "kimi-k2-instruct", "", "", False, None), [], 0)
     stream = chat.DIALECT.writer(run)
-    stream.prefixes = [stream.head_text + '0,"delta":']
+    stream.prefixes = [(stream.head_text + '0,"delta":').encode()]
 
     def chat_side() -> None:
         for d in deltas:
@@ -486,7 +486,7 @@ def _writer_cost(tokens: int) -> tuple[float, float]:
     def responses_side() -> None:
         writer = ResponseWriter({"id": "resp_x"})
         for d in deltas:
-            "".join(map(sse, writer.feed(d)))
+            b"".join(map(sse_bytes, writer.feed(d)))
 
     out = []
     for fn in (chat_side, responses_side):
