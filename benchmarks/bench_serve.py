@@ -659,11 +659,12 @@ def _inproc_once(dialect_name: str, stream: list[bytes]) -> float:
     return time.perf_counter() - t
 
 
-def _instructions(name: str, tokens: int, rounds: int) -> int:
+def _instructions(name: str, tokens: int, rounds: int, per_read: int) -> int:
     """Instructions callgrind counts for a whole ``inproc`` run of one dialect (``rounds`` streams)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable]
         cmd += [__file__, "inproc", "--tokens", str(tokens), "--rounds", str(rounds), "--dialects", name]
+        cmd += ["--per-read", str(per_read)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     for line in done.stderr.splitlines():
         if "Collected :" in line:
@@ -678,6 +679,9 @@ def inproc_main(argv: list[str]) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="runs per dialect; the best is kept (5)")
     ap.add_argument("--dialects", default="chat,messages,responses", help="comma-separated")
     ap.add_argument(
+        "--per-read", type=int, default=1, help="events per network read (1: an engine's pace; more: a burst)"
+    )
+    ap.add_argument(
         "--callgrind",
         action="store_true",
         help="instructions per token instead of time: a run of one stream and one of three per dialect "
@@ -687,16 +691,22 @@ def inproc_main(argv: list[str]) -> int:
     names = args.dialects.split(",")
     if args.callgrind:
         n = len(recorded_stream(args.tokens)) - 1
-        print(f"\ninstructions per streamed token (callgrind, 3 streams minus 1 of {n} tokens)\n")
+        print(
+            f"\ninstructions per streamed token (callgrind, 3 streams minus 1 of {n} tokens, "
+            f"{args.per_read} per read)\n"
+        )
         print("| dialect | instructions/token |")
         print("|---|---:|")
         for name in names:
-            per = (_instructions(name, args.tokens, 3) - _instructions(name, args.tokens, 1)) / (2 * n)
+            three, one = (_instructions(name, args.tokens, r, args.per_read) for r in (3, 1))
+            per = (three - one) / (2 * n)
             print(f"| {name} | {per:,.0f} |", flush=True)
         return 0
-    stream = recorded_stream(args.tokens)
-    n = len(stream) - 1
-    print(f"\n{n} streamed tokens, in process, best of {args.rounds}\n")
+    events = recorded_stream(args.tokens)
+    n = len(events) - 1
+    k = args.per_read
+    stream = [b"".join(events[i : i + k]) for i in range(0, len(events), k)]
+    print(f"\n{n} streamed tokens, {k} per read, in process, best of {args.rounds}\n")
     print("| dialect | µs/token |")
     print("|---|---:|")
     for name in names:
