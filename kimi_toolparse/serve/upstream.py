@@ -434,8 +434,7 @@ class SSEDecoder:
     An event that is not JSON raises ``ValueError``.
 
     The usual read (nothing held back, the piece exactly one ``data: {...}`` event on one line) is parsed
-    at once, without joining, splitting and scanning lines; in a read of several events, each such event
-    is parsed without the line loop. Both give what the line loop would.
+    at once, without joining, splitting and scanning lines; it gives what the general path would.
     """
 
     def __init__(self) -> None:
@@ -472,12 +471,6 @@ class SSEDecoder:
         *blocks, self._buf = buf.split(b"\n\n")
         out: list[dict[str, Any]] = []
         for block in blocks:
-            if block.startswith(b"data: {") and block.endswith(b"}") and b"\n" not in block:
-                try:  # the usual event, one line: parsed at once (the line loop says what is wrong)
-                    out.append(orjson.loads(block[6:]))
-                    continue
-                except orjson.JSONDecodeError:
-                    pass
             for line in block.split(b"\n"):
                 if not line.startswith(b"data:"):
                     continue
