@@ -77,7 +77,7 @@ def gateway_path(events: list[bytes], model: str = "kimi-k2-instruct") -> float:
     sent = [writer.head()]
     for raw in events:
         for index, deltas in apply(sse.feed(raw), sink, choices):
-            sent.append(writer.pieces(index, deltas).encode())
+            sent.append(writer.pieces(index, deltas))
     run.upstream_usage = sink.usage
     sent.append(writer.tail())
     return time.perf_counter() - started

@@ -23,6 +23,15 @@ per token in this process, and what storing a response costs (the SQLite store a
 ending over one second and all at once, and end to end through the gateway):
 
     python benchmarks/bench_serve.py responses [--tokens 200] [--concurrency 1,64] [--stored 200] [--rounds 5]
+
+``inproc`` measures the gateway's own per-token work in this process, without HTTP (:func:`inproc_main`):
+a recorded upstream stream (one vLLM-shaped ``data:`` event per token, read one event per ``feed`` as the
+socket usually hands them over) through the SSE decoder, the dialect's choice and its stream writer, for
+chat completions, the Messages API and the Responses API. µs per token, best of ``--rounds``; under
+``valgrind --tool=callgrind`` (``--instructions``) the instruction counts, which a loaded machine leaves
+stable:
+
+    python benchmarks/bench_serve.py inproc [--tokens 8000] [--rounds 5] [--dialects chat,messages,responses]
 """
 
 from __future__ import annotations
@@ -462,13 +471,13 @@ def _writer_cost(tokens: int) -> tuple[float, float]:
     from kimi_toolparse.serve import chat
     from kimi_toolparse.serve.pipeline import Plan, Run
     from kimi_toolparse.serve.request import Request
-    from kimi_toolparse.serve.responses.output import ResponseWriter, sse
+    from kimi_toolparse.serve.responses.output import ResponseWriter, sse_bytes
 
     deltas = [[{"content": f" word{i}"}] for i in range(tokens)]
     req = Request(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
     run = Run("id", Plan(req, "kimi-k2-instruct", "", "", False, None), [], 0)
     stream = chat.DIALECT.writer(run)
-    stream.prefixes = [stream.head_text + '0,"delta":']
+    stream.prefixes = [(stream.head_text + '0,"delta":').encode()]
 
     def chat_side() -> None:
         for d in deltas:
@@ -477,7 +486,7 @@ def _writer_cost(tokens: int) -> tuple[float, float]:
     def responses_side() -> None:
         writer = ResponseWriter({"id": "resp_x"})
         for d in deltas:
-            "".join(map(sse, writer.feed(d)))
+            b"".join(map(sse_bytes, writer.feed(d)))
 
     out = []
     for fn in (chat_side, responses_side):
@@ -563,5 +572,149 @@ def _gateway_with(upstream: str, store: Path) -> Iterator[tuple[str, int]]:
             proc.wait()
 
 
+# ---- the gateway's own work per token, in process (python benchmarks/bench_serve.py inproc) -------------
+
+
+def recorded_stream(tokens: int) -> list[bytes]:
+    """What a vLLM-shaped engine sends for :func:`raw_output`: one ``data:`` event per token, then [DONE]."""
+    import orjson
+
+    from kimi_toolparse.serve.standin import split_tokens
+
+    pieces = split_tokens(raw_output(tokens))
+    head = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "kimi-k2"}
+    out = []
+    for i, text in enumerate(pieces):
+        last = i == len(pieces) - 1
+        choice = {
+            "index": 0,
+            "text": text,
+            "logprobs": None,
+            "finish_reason": "tool_calls" if last else None,
+            "stop_reason": None,
+        }
+        out.append(b"data: " + orjson.dumps({**head, "choices": [choice]}) + b"\n\n")
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def _inproc_run(dialect_name: str) -> tuple[Any, Any]:
+    """A streamed request's run and writer for one dialect, as the app builds them (no upstream yet)."""
+    from kimi_toolparse.serve import chat, messages
+    from kimi_toolparse.serve.config import ServeConfig
+    from kimi_toolparse.serve.pipeline import Run, plan
+    from kimi_toolparse.serve.responses.dialect import ResponsesDialect
+    from kimi_toolparse.serve.upstream import Target
+
+    config = ServeConfig(upstream="http://127.0.0.1:9/v1")
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+        for n in ("get_weather", "bash")
+    ]
+    user = [{"role": "user", "content": "What is the weather in Beijing?"}]
+    dialect: Any
+    if dialect_name == "chat":
+        dialect, body = chat.DIALECT, {"model": "m", "messages": user, "tools": tools, "stream": True}
+    elif dialect_name == "messages":
+        dialect = messages.Messages("bench-signing-key")
+        mtools = [{"name": t["function"]["name"], "input_schema": {"type": "object"}} for t in tools]
+        body = {"model": "m", "max_tokens": 9000, "messages": user, "tools": mtools, "stream": True}
+    else:
+        dialect = ResponsesDialect(config)
+        rtools = [
+            {"type": "function", "name": t["function"]["name"], "parameters": {"type": "object"}}
+            for t in tools
+        ]
+        body = {"model": "m", "input": user[0]["content"], "tools": rtools, "stream": True, "store": False}
+    req = dialect.read(body, config)
+    if asyncio.iscoroutine(req):
+        req = asyncio.run(req)
+    p = plan(req, "kimi-k2-instruct", Target())
+    run = Run("bench", p, [dialect.choice(0, p)], 0, prompt_tokens=10)
+    return run, dialect.writer(run)
+
+
+def _inproc_once(dialect_name: str, stream: list[bytes]) -> float:
+    """Seconds for one stream's gateway work: decode, feed the choice, write the pieces, the tail."""
+    from kimi_toolparse.serve.upstream import SSEDecoder, apply
+
+    class _Sink:
+        usage: dict[str, Any] | None = None
+
+    run, writer = _inproc_run(dialect_name)
+    sink = _Sink()
+    t = time.perf_counter()
+    writer.head()
+    decoder = SSEDecoder()
+    pieces = writer.pieces
+    choices = run.choices
+    for data in stream:
+        batch = decoder.feed(data)
+        if batch:
+            for index, got in apply(batch, sink, choices):
+                pieces(index, got)
+    last = writer.tail()
+    if asyncio.iscoroutine(last):
+        asyncio.run(last)
+    return time.perf_counter() - t
+
+
+def _instructions(name: str, tokens: int, rounds: int, per_read: int) -> int:
+    """Instructions callgrind counts for a whole ``inproc`` run of one dialect (``rounds`` streams)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable]
+        cmd += [__file__, "inproc", "--tokens", str(tokens), "--rounds", str(rounds), "--dialects", name]
+        cmd += ["--per-read", str(per_read)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no instruction count from callgrind: {done.stderr[-300:]}")
+
+
+def inproc_main(argv: list[str]) -> int:
+    """The gateway's per-token work in process: decoder, choice and writer on a recorded stream."""
+    ap = argparse.ArgumentParser(prog="bench_serve.py inproc", description=inproc_main.__doc__)
+    ap.add_argument("--tokens", type=int, default=8000, help="tokens in the recorded stream (8000)")
+    ap.add_argument("--rounds", type=int, default=5, help="runs per dialect; the best is kept (5)")
+    ap.add_argument("--dialects", default="chat,messages,responses", help="comma-separated")
+    ap.add_argument(
+        "--per-read", type=int, default=1, help="events per network read (1: an engine's pace; more: a burst)"
+    )
+    ap.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="instructions per token instead of time: a run of one stream and one of three per dialect "
+        "under valgrind, the difference over the two streams' tokens (start-up and recording cancel out)",
+    )
+    args = ap.parse_args(argv)
+    names = args.dialects.split(",")
+    if args.callgrind:
+        n = len(recorded_stream(args.tokens)) - 1
+        print(
+            f"\ninstructions per streamed token (callgrind, 3 streams minus 1 of {n} tokens, "
+            f"{args.per_read} per read)\n"
+        )
+        print("| dialect | instructions/token |")
+        print("|---|---:|")
+        for name in names:
+            three, one = (_instructions(name, args.tokens, r, args.per_read) for r in (3, 1))
+            per = (three - one) / (2 * n)
+            print(f"| {name} | {per:,.0f} |", flush=True)
+        return 0
+    events = recorded_stream(args.tokens)
+    n = len(events) - 1
+    k = args.per_read
+    stream = [b"".join(events[i : i + k]) for i in range(0, len(events), k)]
+    print(f"\n{n} streamed tokens, {k} per read, in process, best of {args.rounds}\n")
+    print("| dialect | µs/token |")
+    print("|---|---:|")
+    for name in names:
+        best = min(_inproc_once(name, stream) for _ in range(args.rounds))
+        print(f"| {name} | {best / n * 1e6:.2f} |")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(responses_main(sys.argv[2:]) if sys.argv[1:2] == ["responses"] else main())
+    _MODES = {"responses": responses_main, "inproc": inproc_main}
+    sys.exit(_MODES[sys.argv[1]](sys.argv[2:]) if sys.argv[1:2] and sys.argv[1] in _MODES else main())

@@ -571,9 +571,9 @@ async def _stream(
                     continue
                 if rec.upstream_first is None:
                     rec.upstream_first = time.perf_counter()
-                text = "".join([writer.pieces(index, got) for index, got in apply(batch, up, run.choices)])
-                if text:
-                    yield text.encode()
+                sent = b"".join([writer.pieces(index, got) for index, got in apply(batch, up, run.choices)])
+                if sent:
+                    yield sent
             rec.upstream_done = time.perf_counter()
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError, BrokenStream) as e:
             err = broken_error(e)

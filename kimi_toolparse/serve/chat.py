@@ -12,6 +12,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from kimi_toolparse import ContentDelta
+
 from .config import ServeConfig
 from .pipeline import Choice, Plan, Run, plan
 from .request import ApiError, Request, validate_body
@@ -124,6 +126,9 @@ def plan_request(req: ChatRequest, template: str, target: Target) -> Plan:
 def _deltas(events: list[Any]) -> list[dict[str, Any]]:
     out = []
     for ev in events:
+        if type(ev) is ContentDelta:  # the usual event: its delta without the method call
+            out.append({"content": ev.text})
+            continue
         delta = ev.to_openai()
         if delta is not None:
             out.append(delta)
@@ -214,8 +219,8 @@ class _ChatStream:
         )
         self.head_text = self.start + '"choices":[{"index":'
         self.tail_text = '"finish_reason":null}]' + (',"usage":null' if self.include_usage else "") + "}\n\n"
-        self.post = ',"logprobs":null,' + self.tail_text
-        self.prefixes = [f'{self.head_text}{ch.index},"delta":' for ch in run.choices]
+        self.post = (',"logprobs":null,' + self.tail_text).encode()
+        self.prefixes = [f'{self.head_text}{ch.index},"delta":'.encode() for ch in run.choices]
 
     def head(self) -> bytes:
         return "".join(
@@ -224,9 +229,11 @@ class _ChatStream:
             for ch in self.run.choices
         ).encode()
 
-    def pieces(self, index: int, deltas: list[dict[str, Any]]) -> str:
+    def pieces(self, index: int, deltas: list[dict[str, Any]]) -> bytes:
         pre, post = self.prefixes[index], self.post
-        return "".join([pre + dumps(delta) + post for delta in deltas])
+        if len(deltas) == 1:
+            return pre + orjson.dumps(deltas[0]) + post
+        return b"".join([pre + orjson.dumps(delta) + post for delta in deltas])
 
     def tail(self) -> bytes:
         out = []

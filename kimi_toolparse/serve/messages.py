@@ -354,7 +354,8 @@ class MessageChoice(Choice):
         self.blocks: list[dict[str, Any]] = []
         #: The type of the block still open (``thinking`` or ``text``), or None.
         self.open: str | None = None
-        self._thinking: list[str] = []
+        #: The open block's text so far, in pieces (joined when it closes: no copy per token).
+        self._parts: list[str] = []
 
     def sign(self, thinking: str) -> str:
         """The signature of a thinking block: HMAC-SHA256 of its text under the gateway's key, base64."""
@@ -362,12 +363,14 @@ class MessageChoice(Choice):
 
     def _close_block(self, out: list[str]) -> None:
         index = len(self.blocks) - 1
-        if self.open == "thinking":
-            thinking = "".join(self._thinking)
-            self._thinking = []
-            block = self.blocks[index]
-            block["thinking"] = thinking
-            block["signature"] = self.sign(thinking)
+        block = self.blocks[index]
+        text = "".join(self._parts)
+        self._parts = []
+        if self.open == "text":
+            block["text"] = text
+        elif self.open == "thinking":
+            block["thinking"] = text
+            block["signature"] = self.sign(text)
             if self.stream:
                 out.append(
                     _delta(
@@ -400,8 +403,7 @@ class MessageChoice(Choice):
                 if self.open != "text":
                     self._start({"type": "text", "text": ""}, out)
                     self.open = "text"
-                block = self.blocks[-1]
-                block["text"] += ev.text
+                self._parts.append(ev.text)
                 if self.stream:
                     text = orjson.dumps(ev.text).decode()
                     out.append(_delta(len(self.blocks) - 1, f'{{"type":"text_delta","text":{text}}}'))
@@ -411,7 +413,7 @@ class MessageChoice(Choice):
                 if self.open != "thinking":
                     self._start({"type": "thinking", "thinking": "", "signature": ""}, out)
                     self.open = "thinking"
-                self._thinking.append(ev.text)
+                self._parts.append(ev.text)
                 if self.stream:
                     text = orjson.dumps(ev.text).decode()
                     out.append(_delta(len(self.blocks) - 1, f'{{"type":"thinking_delta","thinking":{text}}}'))
@@ -527,8 +529,8 @@ class _MessagesStream:
         }
         return _sse("message_start", {"type": "message_start", "message": message}).encode() + _PING
 
-    def pieces(self, index: int, out: str) -> str:
-        return out
+    def pieces(self, index: int, out: str) -> bytes:
+        return out.encode()
 
     def tail(self) -> bytes:
         ch: MessageChoice = self.run.choices[0]

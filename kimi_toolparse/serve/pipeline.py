@@ -28,7 +28,7 @@ Anthropic's Messages API; the Responses API is the next one), written down as :c
     the whole non-streamed answer from the finished :class:`Run` (its choices have been closed).
 ``writer(run)``
     the streamed answer's writer, one per request, with ``head() -> bytes`` (before the first piece),
-    ``pieces(index, out) -> str`` (the SSE text for what one choice's ``feed`` returned), ``tail() ->
+    ``pieces(index, out) -> bytes`` (the SSE bytes for what one choice's ``feed`` returned), ``tail() ->
     bytes`` (closes the choices and writes their last pieces, the finish, the usage), ``error(error) ->
     bytes`` (the event that ends a stream whose upstream broke mid-way) and ``ping() -> bytes | None``
     (a keep-alive sent when the upstream is silent for a while, or None for none).
@@ -53,7 +53,9 @@ from typing import Any, Protocol
 
 from kimi_toolparse import (
     ArgumentsDelta,
+    ContentDelta,
     ParsedMessage,
+    ReasoningDelta,
     StreamParser,
     ToolCallEnd,
     ToolCallStart,
@@ -232,12 +234,18 @@ class Choice:
         self.upstream_stop: str | int | None = None
         self.dropped_calls = 0
         self.extra_diagnostics: list[dict[str, str]] = []
+        #: Every event reaches the client (no ``tool_choice`` "none", parallel calls allowed).
+        self._keeps_all = plan.choice != "none" and plan.parallel
 
     def _filter(self, events: list[Any]) -> list[Any]:
-        if self.plan.choice != "none" and self.plan.parallel:
+        if self._keeps_all:
             return events
         out = []
         for ev in events:
+            kind = type(ev)
+            if kind is ContentDelta or kind is ReasoningDelta:  # text always passes: no isinstance pairs
+                out.append(ev)
+                continue
             if isinstance(ev, (ToolCallStart, ArgumentsDelta, ToolCallEnd)) and (
                 self.plan.choice == "none" or ev.openai_index >= 1
             ):
@@ -249,29 +257,26 @@ class Choice:
 
     def events(self, text: str, token_ids: list[int] | None) -> list[Any]:
         """The events of one upstream piece (token ids when the upstream sent them)."""
-        events: list[Any] = []
         if not self.started:
-            self.started = True
-            self.token_mode = token_ids is not None
-            if self.plan.prefill:
-                ids = _prefill_ids(self.plan.prefill) if self.token_mode else None
-                events.extend(self.parser.feed(self.plan.prefill, ids))
-        if self.token_mode:
-            events.extend(self.parser.feed(text, token_ids or []))
-        elif text:
-            events.extend(self.parser.feed(text))
-        return self._filter(events)
+            first = self._filter(self._begin(token_ids is not None))
+            return first + self.events(text, token_ids)
+        if self.token_mode:  # the parser's own list, filtered, with no copy on the usual piece
+            return self._filter(self.parser.feed(text, token_ids or []))
+        return self._filter(self.parser.feed(text)) if text else []
+
+    def _begin(self, token_mode: bool) -> list[Any]:
+        """Start the stream (with token ids or text only, as its first piece came): the prefill's events."""
+        self.started = True
+        self.token_mode = token_mode
+        if not self.plan.prefill:
+            return []
+        return self.parser.feed(self.plan.prefill, _prefill_ids(self.plan.prefill) if token_mode else None)
 
     def end(self) -> list[Any]:
         """The last events, once the upstream's output is over."""
-        events: list[Any] = []
-        if not self.started:
-            self.started = True
-            if self.plan.prefill:
-                events.extend(self.parser.feed(self.plan.prefill))
+        events = [] if self.started else self._begin(False)
         stop = self.upstream_finish if self.upstream_finish in ("length", "content_filter") else None
-        events.extend(self.parser.close(stop_reason=stop))
-        out = self._filter(events)
+        out = self._filter(events + self.parser.close(stop_reason=stop))
         self._check()
         return out
 
@@ -374,7 +379,7 @@ class StreamWriter(Protocol):
 
     def head(self) -> bytes: ...
 
-    def pieces(self, index: int, out: Any) -> str: ...
+    def pieces(self, index: int, out: Any) -> bytes: ...
 
     def tail(self) -> bytes | Awaitable[bytes]: ...
 

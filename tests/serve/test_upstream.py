@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,3 +36,74 @@ def test_sse_decoder_rejects_non_json_and_ignores_comments() -> None:
     half = SSEDecoder()
     half.feed(b'data: {"a"')
     assert half.pending and not half.done
+
+
+def test_sse_decoder_one_event_reads_still_refuse_what_is_not_json() -> None:
+    # Pieces shaped as the one-event shortcut takes them, but not one JSON object: the general path's errors.
+    with pytest.raises(ValueError, match="not JSON"):
+        SSEDecoder().feed(b'data: {"a": 1} {"b": 2}\n\n')
+    with pytest.raises(ValueError, match="not JSON"):
+        SSEDecoder().feed(b"data: {broken}\n\n")
+    dec = SSEDecoder()
+    assert dec.feed(b'data: {"a": 1}\n\n') == [{"a": 1}]
+    assert dec.feed(b'data: {"b"') == [] and dec.pending
+    assert dec.feed(b": 2}\n\n") == [{"b": 2}] and not dec.pending
+
+
+def _reference(stream: bytes) -> tuple[list[object], bool]:
+    """The events of a whole stream by the decoder's rules, read at once: blocks, their data lines."""
+    out: list[object] = []
+    for block in stream.replace(b"\r\n", b"\n").split(b"\n\n")[:-1]:
+        for line in block.split(b"\n"):
+            if line.startswith(b"data:"):
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    return out, True
+                out.append(orjson.loads(payload))  # the decoder's JSON reader (big integers as it reads them)
+    return out, False
+
+
+_VALUES = st.one_of(st.integers(), st.text(max_size=8), st.none(), st.lists(st.integers(), max_size=3))
+_OBJECTS = st.dictionaries(st.text(max_size=6), _VALUES, max_size=4)
+
+
+@st.composite
+def _sse_event(draw: st.DrawFn) -> bytes:
+    """One SSE block as engines and proxies write them: mostly ``data: {...}``, sometimes not."""
+    body = json.dumps(draw(_OBJECTS), separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])))
+    shape = draw(st.sampled_from(["plain", "plain", "plain", "nospace", "padded", "named", "two", "comment"]))
+    if shape == "nospace":
+        return f"data:{body}\n\n".encode()
+    if shape == "padded":
+        return f"data:  {body} \n\n".encode()
+    if shape == "named":
+        return f"event: completion\ndata: {body}\n\n".encode()
+    if shape == "two":
+        return f"data: {body}\ndata: {body}\n\n".encode()
+    if shape == "comment":
+        return b": keep-alive\n\n"
+    return f"data: {body}\n\n".encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_sse_event(), max_size=8), st.booleans(), st.booleans(), st.data())
+def test_sse_decoder_any_cut_of_any_events_gives_the_events_of_the_whole(
+    events: list[bytes], crlf: bool, done: bool, data: st.DataObject
+) -> None:
+    # Pieces cut at event boundaries (the one-event shortcut) and anywhere else (the general path), mixed.
+    stream = b"".join(events) + (b"data: [DONE]\n\n" if done else b"")
+    if crlf:
+        stream = stream.replace(b"\n", b"\r\n")
+    bounds, pos = [], 0
+    for ev in events:
+        pos += len(ev.replace(b"\n", b"\r\n")) if crlf else len(ev)
+        bounds.append(pos)
+    anywhere = st.integers(0, len(stream))
+    at_events = st.sampled_from(bounds) if bounds else anywhere
+    cuts = sorted(data.draw(st.lists(st.one_of(at_events, anywhere), max_size=12)))
+    dec = SSEDecoder()
+    got: list[object] = []
+    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        got += dec.feed(stream[a:b])
+    assert (got, dec.done) == _reference(stream)
+    assert not dec.pending

@@ -20,7 +20,7 @@ from ..config import ServeConfig
 from ..pipeline import Plan, Run
 from ..request import ApiError, Request
 from ..store import ResponseStore, new_response_id, open_store
-from .output import Event, ResponseWriter, sse, usage
+from .output import Event, ResponseWriter, sse_bytes, usage
 from .protocol import ResponsesRequest, ToolMap, parse_request, to_request
 
 __all__ = ["ResponsesDialect"]
@@ -208,18 +208,18 @@ class _Stream:
         self.choice: ResponsesChoice = run.choices[0]
 
     def head(self) -> bytes:
-        return "".join(map(sse, self.choice.writer.start())).encode()
+        return b"".join(map(sse_bytes, self.choice.writer.start()))
 
-    def pieces(self, index: int, events: list[Event]) -> str:
-        return "".join(map(sse, events))
+    def pieces(self, index: int, events: list[Event]) -> bytes:
+        return b"".join(map(sse_bytes, events))
 
     async def tail(self) -> bytes:
         events = self.choice.close()
         events += await self.dialect.finish(self.run)
-        return "".join(map(sse, events)).encode()
+        return b"".join(map(sse_bytes, events))
 
     def error(self, error: ApiError) -> bytes:
-        return "".join(map(sse, self.choice.writer.fail(error.message))).encode()
+        return b"".join(map(sse_bytes, self.choice.writer.fail(error.message)))
 
     def ping(self) -> bytes | None:
         return None

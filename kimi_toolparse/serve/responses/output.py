@@ -20,14 +20,20 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Event", "ResponseWriter", "sse", "usage"]
+__all__ = ["Event", "ResponseWriter", "sse", "sse_bytes", "usage"]
 
 Event = dict[str, Any]
 
 
+def sse_bytes(event: Event) -> bytes:
+    """One event as server-sent-event bytes, with its ``event:`` line (as the stream sends it)."""
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 def sse(event: Event) -> str:
     """One event as server-sent-event text, with its ``event:`` line."""
-    return f"event: {event['type']}\ndata: {orjson.dumps(event).decode()}\n\n"
+    return sse_bytes(event).decode()
 
 
 def usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, Any]:
@@ -54,7 +60,8 @@ class ResponseWriter:
         self._client_name = client_name
         self._seq = 0
         self._ids = secrets.token_hex(8)
-        #: The item being written, its kind ("reasoning", "message", "function_call") and text so far.
+        #: The item being written, its kind ("reasoning", "message", "function_call") and its text (or
+        #: arguments) so far, in pieces.
         self._open: dict[str, Any] | None = None
         self._kind = ""
         self._text: list[str] = []
@@ -124,6 +131,7 @@ class ResponseWriter:
         self._open = None
         index = len(self.output) - 1 if item is self.output[-1] else self.output.index(item)
         if self._kind == "function_call":
+            item["arguments"] += "".join(self._text)
             item["status"] = status
             out.append(
                 self._event(
@@ -185,16 +193,18 @@ class ResponseWriter:
                 if item is None:
                     item = self._begin("message", out)
                 self._text.append(text)
-                out.append(
-                    self._event(
-                        "response.output_text.delta",
-                        item_id=item["id"],
-                        output_index=len(self.output) - 1,
-                        content_index=0,
-                        delta=text,
-                        logprobs=[],
-                    )
+                out.append(  # the usual event, built at once (as _event builds it)
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": self._seq,
+                        "item_id": item["id"],
+                        "output_index": len(self.output) - 1,
+                        "content_index": 0,
+                        "delta": text,
+                        "logprobs": [],
+                    }
                 )
+                self._seq += 1
                 continue
             text = delta.get("reasoning_content")
             if text:
@@ -236,11 +246,14 @@ class ResponseWriter:
             self.output.append(item)
             self._calls[index] = (position, item)
             out.append(self._event("response.output_item.added", output_index=position, item=_public(item)))
-            self._open, self._kind = item, "function_call"
+            self._open, self._kind, self._text = item, "function_call", []
         position, item = self._calls[index]
         piece = function.get("arguments") or ""
         if piece:
-            item["arguments"] += piece
+            if item is self._open:
+                self._text.append(piece)  # joined when the call closes: no copy per token
+            else:
+                item["arguments"] += piece
             out.append(
                 self._event(
                     "response.function_call_arguments.delta",
