@@ -197,17 +197,41 @@ def no_marker_start_in_strings(grammar: str) -> str:
     backslash escape is then written ``\\u003c`` (the same JSON value). Where the class repeats a counted
     number of times (``{m,n}``, a length limit, on it or on a group around it) one unit must stay one
     character, so there it becomes ``[^...<]`` and every ``<`` is written ``\\u003c``."""
-    # rules used with a count (``name{0,12}``): every class in them is counted
-    counted_rules = set(_COUNTED_NAME.findall(grammar))
-    lines = []
-    for line in grammar.split("\n"):
-        name = line.split("::=", 1)[0].strip()
-        lines.append(_no_marker_start(line, everywhere=name in counted_rules))
-    return "\n".join(lines)
+    rules = [(line.split("::=", 1)[0].strip(), line) for line in grammar.split("\n")]
+    counted_rules = _counted_rules(rules)
+    return "\n".join(_no_marker_start(line, everywhere=name in counted_rules) for name, line in rules)
 
 
-#: A rule name repeated a counted number of times.
-_COUNTED_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)\{\d")
+def _counted_rules(rules: list[tuple[str, str]]) -> set[str]:
+    """The rules used with a count (``name{0,12}``, or inside ``( ... ){0,12}``), and every rule they use:
+    each class in them is counted."""
+    uses: dict[str, set[str]] = {}
+    counted: set[str] = set()
+    for name, line in rules:
+        tokens = _TOKEN.findall(line.split("::=", 1)[-1])
+        uses[name] = {t for t in tokens if _NAME.fullmatch(t)}
+        opened: list[int] = []
+        for i, t in enumerate(tokens):
+            follows = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if t in ("(", "(="):
+                opened.append(i)
+            elif t == ")" and opened:
+                start = opened.pop()
+                if follows.startswith("{"):
+                    counted.update(x for x in tokens[start:i] if _NAME.fullmatch(x))
+            elif _NAME.fullmatch(t) and follows.startswith("{"):
+                counted.add(t)
+    todo = list(counted)
+    while todo:
+        for used in uses.get(todo.pop(), ()):
+            if used not in counted:
+                counted.add(used)
+                todo.append(used)
+    return counted
+
+
+#: A rule name.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def _no_marker_start(rule: str, *, everywhere: bool) -> str:
