@@ -197,47 +197,42 @@ def no_marker_start_in_strings(grammar: str) -> str:
     backslash escape is then written ``\\u003c`` (the same JSON value). Where the class repeats a counted
     number of times (``{m,n}``, a length limit, on it or on a group around it) one unit must stay one
     character, so there it becomes ``[^...<]`` and every ``<`` is written ``\\u003c``."""
-    rules = [(line.split("::=", 1)[0].strip(), line) for line in grammar.split("\n")]
-    counted_rules = _counted_rules(rules)
-    return "\n".join(_no_marker_start(line, everywhere=name in counted_rules) for name, line in rules)
-
-
-def _counted_rules(rules: list[tuple[str, str]]) -> set[str]:
-    """The rules used with a count (``name{0,12}``, or inside ``( ... ){0,12}``), and every rule they use:
-    each class in them is counted."""
-    uses: dict[str, set[str]] = {}
-    counted: set[str] = set()
-    for name, line in rules:
-        tokens = _TOKEN.findall(line.split("::=", 1)[-1])
-        uses[name] = {t for t in tokens if _NAME.fullmatch(t)}
-        opened: list[int] = []
-        for i, t in enumerate(tokens):
-            follows = tokens[i + 1] if i + 1 < len(tokens) else ""
-            if t in ("(", "(="):
-                opened.append(i)
-            elif t == ")" and opened:
-                start = opened.pop()
-                if follows.startswith("{"):
-                    counted.update(x for x in tokens[start:i] if _NAME.fullmatch(x))
-            elif _NAME.fullmatch(t) and follows.startswith("{"):
-                counted.add(t)
-    todo = list(counted)
+    rules = [(line.split("::=", 1)[0].strip(), _TOKEN.findall(line)) for line in grammar.split("\n")]
+    marks = [_counted(tokens) for _, tokens in rules]
+    # the rules used with a count (``name{0,12}``, or inside ``( ... ){0,12}``), and every rule they use
+    uses = {name: {t for t in tokens if _NAME.fullmatch(t)} for name, tokens in rules}
+    todo = [
+        t
+        for (_, tokens), m in zip(rules, marks, strict=True)
+        for t, c in zip(tokens, m, strict=True)
+        if c and _NAME.fullmatch(t)
+    ]
+    counted_rules: set[str] = set()
     while todo:
-        for used in uses.get(todo.pop(), ()):
-            if used not in counted:
-                counted.add(used)
-                todo.append(used)
-    return counted
+        name = todo.pop()
+        if name not in counted_rules:
+            counted_rules.add(name)
+            todo.extend(uses.get(name, ()))
+    lt, bar = _class_char("<"), _class_char("|")
+    out = []
+    for (name, tokens), m in zip(rules, marks, strict=True):
+        everywhere = name in counted_rules
+        for i, t in enumerate(tokens):
+            if t.startswith("[^") and '"' in t:
+                counted = everywhere or m[i]
+                tokens[i] = f"{t[:-1]}{lt}]" if counted else f'({t[:-1]}{lt}] | "<"+ {t[:-1]}{lt}{bar}])'
+        out.append("".join(tokens))
+    return "\n".join(out)
 
 
 #: A rule name.
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
-def _no_marker_start(rule: str, *, everywhere: bool) -> str:
-    """:func:`no_marker_start_in_strings` for one rule (``everywhere``: the whole rule is counted)."""
-    tokens = _TOKEN.findall(rule)
-    counted = [everywhere] * len(tokens)  # the token is inside (or is) something repeated {m,n} times
+def _counted(tokens: list[str]) -> list[bool]:
+    """Per token of a rule: whether it is repeated a counted number of times (``{m,n}`` right after it, or
+    after a group around it)."""
+    counted = [False] * len(tokens)
     opened: list[int] = []
     for i, t in enumerate(tokens):
         follows = tokens[i + 1] if i + 1 < len(tokens) else ""
@@ -247,15 +242,9 @@ def _no_marker_start(rule: str, *, everywhere: bool) -> str:
             start = opened.pop()
             if follows.startswith("{"):
                 counted[start : i + 1] = [True] * (i + 1 - start)
-        elif t.startswith("[") and follows.startswith("{"):
+        elif follows.startswith("{"):
             counted[i] = True
-    lt, bar = _class_char("<"), _class_char("|")
-    out: list[str] = []
-    for i, t in enumerate(tokens):
-        if t.startswith("[^") and '"' in t:
-            t = f"{t[:-1]}{lt}]" if counted[i] else f'({t[:-1]}{lt}] | "<"+ {t[:-1]}{lt}{bar}])'
-        out.append(t)
-    return "".join(out)
+    return counted
 
 
 def to_gbnf(grammar: str) -> str:
