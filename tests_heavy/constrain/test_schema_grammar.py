@@ -98,7 +98,7 @@ def _all_schemas() -> list[tuple[str, Any]]:
 SCHEMAS = _all_schemas()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _grammars(key: str) -> tuple[Any, Any, tuple[str, ...]]:
     """(ours compiled, xgrammar's compiled, what ours does not enforce); None where one cannot convert."""
     schema = json.loads(key)

@@ -8,8 +8,8 @@ import json
 import kimi_toolparse as ktp
 from kimi_toolparse.serve.chat import parse_request, plan_request
 from kimi_toolparse.serve.engines import PROFILES
-from kimi_toolparse.serve.upstream import Target
 from kimi_toolparse.serve.standin import StandIn
+from kimi_toolparse.serve.upstream import Target
 from tests.serve.conftest import gateway
 from tests.serve.test_chat import TOOLS as CHAT_TOOLS
 from tests.serve.test_chat import USER
