@@ -8,48 +8,14 @@ client sees, which OpenAI clients need dense.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, TypeAlias, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from . import openai_view
 from .diagnostics import Diagnostic
 from .message import CallStatus, ToolCall
 
-_Delta = TypeVar("_Delta")
 
-
-def _writes_slots(cls: type[_Delta]) -> type[_Delta]:
-    """Give a delta event an ``__init__`` that writes its slots directly; it is still a frozen dataclass.
-
-    A frozen dataclass's own ``__init__`` assigns each field through ``object.__setattr__``: for the
-    three-field ``ArgumentsDelta``, nearly half a streamed token's cost (docs/format.md#fast-path). The slot
-    descriptors' setters make the same assignment for less; the parameters keep the fields' names, so
-    keyword arguments and ``dataclasses.replace`` work as before.
-    """
-    slots = [getattr(cls, f.name) for f in fields(cls)]  # type: ignore[arg-type]
-    setters: list[Callable[[object, object], None]] = [slot.__set__ for slot in slots]
-    init: Callable[..., None]
-    if len(setters) == 1:
-        (set_text,) = setters
-
-        def init(self: object, text: str) -> None:
-            set_text(self, text)
-
-    else:
-        set_index, set_openai_index, set_text = setters
-
-        def init(self: object, index: int, openai_index: int, text: str) -> None:
-            set_index(self, index)
-            set_openai_index(self, openai_index)
-            set_text(self, text)
-
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[method-assign,assignment]
-    return cls
-
-
-@_writes_slots
 @dataclass(frozen=True, slots=True)
 class ContentDelta:
     """Content text, verbatim; the pieces add up to ``message.content``.
@@ -63,7 +29,6 @@ class ContentDelta:
         return openai_view.content_delta(self.text)
 
 
-@_writes_slots
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     """Reasoning text (inside ``<think>``); the pieces add up to ``message.reasoning``.
@@ -93,7 +58,6 @@ class ToolCallStart:
         return openai_view.call_start_delta(self.openai_index, self.id, self.name)
 
 
-@_writes_slots
 @dataclass(frozen=True, slots=True)
 class ArgumentsDelta:
     """A piece of a started call's arguments; the pieces add up to ``ToolCall.arguments``."""
@@ -119,6 +83,58 @@ class ToolCallEnd:
 
     def to_openai(self) -> None:
         return None
+
+
+# --- Made per streamed token -------------------------------------------------------------------------------
+# A frozen dataclass's __init__ writes each field through object.__setattr__, the costliest part of a
+# streamed token (docs/format.md#fast-path). The parser's fast path makes its deltas as drafts instead: a
+# plain class with the same slots, written with plain stores, then given the event's class. Same slots,
+# same layout, so Python allows the switch; the result is the frozen event, equal to one made the usual way.
+
+_new = object.__new__
+
+
+class _ContentDraft:
+    __slots__ = ("text",)
+    text: str
+
+
+class _ReasoningDraft:
+    __slots__ = ("text",)
+    text: str
+
+
+class _ArgumentsDraft:
+    __slots__ = ("index", "openai_index", "text")
+    index: int
+    openai_index: int
+    text: str
+
+
+def content_delta(text: str) -> ContentDelta:
+    """``ContentDelta(text)``, made as a draft."""
+    event = _new(_ContentDraft)
+    event.text = text
+    event.__class__ = ContentDelta  # type: ignore[assignment]
+    return event  # type: ignore[return-value]
+
+
+def reasoning_delta(text: str) -> ReasoningDelta:
+    """``ReasoningDelta(text)``, made as a draft."""
+    event = _new(_ReasoningDraft)
+    event.text = text
+    event.__class__ = ReasoningDelta  # type: ignore[assignment]
+    return event  # type: ignore[return-value]
+
+
+def arguments_delta(index: int, openai_index: int, text: str) -> ArgumentsDelta:
+    """``ArgumentsDelta(index, openai_index, text)``, made as a draft."""
+    event = _new(_ArgumentsDraft)
+    event.index = index
+    event.openai_index = openai_index
+    event.text = text
+    event.__class__ = ArgumentsDelta  # type: ignore[assignment]
+    return event  # type: ignore[return-value]
 
 
 Event: TypeAlias = ContentDelta | ReasoningDelta | ToolCallStart | ArgumentsDelta | ToolCallEnd | Diagnostic
