@@ -92,20 +92,23 @@ class ArgumentScanner:
             self.quoted = first == '"'
         return i, ""
 
+    @property
+    def in_json_value(self) -> bool:
+        """Inside a JSON value that has begun and not closed: where :meth:`feed_inside` may take text."""
+        return self.mode == JSON
+
     def feed_inside(self, text: str) -> str | None:
-        """The parser's fast path (docs/format.md#fast-path): consume all of ``text`` when it cannot end
-        the JSON value, and return the argument text to release now; None, having changed nothing, when
-        the value has not begun, is not JSON, or might end in ``text`` (then :meth:`feed` decides).
+        """The parser's fast path (docs/format.md#fast-path), inside a JSON value (:attr:`in_json_value`):
+        consume all of ``text`` when it cannot end the value, and return the argument text to release now;
+        None, having changed nothing, when the value might end in ``text`` (then :meth:`feed` decides).
 
         A value ends only at a closing bracket outside a string, so text with neither ``}`` nor ``]``
         cannot end it, and neither can text that stays inside a string (no ``"``). The common token, a
         piece of a long string with no quote or backslash, leaves the scanner as it was.
         """
-        if self.mode != JSON:
-            return None
         if self.in_string and '"' not in text:
             if self.escape or "\\" in text:
-                self._scan(text, 0, len(text))
+                self._escapes_in_string(text)
         elif "}" in text or "]" in text:
             return None
         else:
@@ -114,6 +117,14 @@ class ArgumentScanner:
             return self._release(text)
         self.parts.append(text)  # nothing held, nothing to hold: all of it goes out
         return text
+
+    def _escapes_in_string(self, text: str) -> None:
+        """Inside a string, text with no quote: only whether it ends in an unfinished escape changes. That
+        is so when the run of backslashes it ends with is odd, after the character an escape left pending
+        at its start (a run's first backslash escapes the second, and so on)."""
+        if self.escape:
+            text = text[1:]
+        self.escape = (len(text) - len(text.rstrip("\\"))) % 2 == 1
 
     def _release(self, piece: str) -> str:
         """The piece without its trailing whitespace, which waits: it may turn out to end the arguments.

@@ -4,8 +4,10 @@ It does no I/O (sans-IO, like h11): ``feed()`` takes text (and, when the server 
 behind it) and returns the events it completed. One-shot ``parse()`` is the same machine fed everything at
 once (docs/format.md#rule-1). Each feed costs time proportional to the chunk (#rule-2): the scan buffer
 only ever holds a possible partial marker; everything held longer is kept in lists and joined once, when
-it is decided. The common decode step, text in a field no marker can interrupt, skips the table in one
-call, ``_fast_step``, that returns what the table would; the rule for the split is docs/format.md#fast-path.
+it is decided. The common decode step, text in a field no marker can interrupt, skips the table: after
+each step the table takes, ``_open_lane`` says which field the next one may go straight to, and ``feed()``
+takes a step in that lane itself, returning what the table would; the rule for the split is
+docs/format.md#fast-path.
 """
 
 from __future__ import annotations
@@ -31,7 +33,17 @@ from .alignment import align_specials
 from .arguments import ArgumentScanner
 from .closing import OpenCall, close_call
 from .diagnostics import Code, Diagnostic
-from .events import ArgumentsDelta, ContentDelta, Event, ReasoningDelta, ToolCallEnd, ToolCallStart
+from .events import (
+    ArgumentsDelta,
+    ContentDelta,
+    Event,
+    ReasoningDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    arguments_delta,
+    content_delta,
+    reasoning_delta,
+)
 from .header import HeaderMark
 from .message import ClosedBy, ParsedMessage, ToolCall, stop_reason_from
 from .states import AT_END_OF_OUTPUT, CLOSED_BY_STEP, State, Step, steps_for
@@ -65,11 +77,13 @@ _TEXT_MODE, _TOKEN_MODE = 1, 2
 _COMPACT = 1024
 _NO_SECTION, _EXPLICIT, _IMPLICIT = 0, 1, 2
 
-#: Whether feed() takes the fast path for the common step (docs/format.md#fast-path). Tests switch it off
-#: to check that the general machine gives the same events and message.
+#: Whether feed() takes the fast path (docs/format.md#fast-path). Tests switch it off to check that the
+#: general machine gives the same events and message; it is read where a lane opens, not per step.
 FAST_PATH = True
-#: The states the fast path serves. CPython 3.11 reads an enum member through its class slowly (as long as
-#: the rest of a step), so the per-token code compares against these names.
+#: The fast path's lanes: the field that the next step, if no marker can be in it, goes straight to.
+_NO_LANE, _CONTENT_LANE, _REASONING_LANE, _VALUE_LANE = range(4)
+#: The states the lanes serve. CPython 3.11 reads an enum member through its class slowly (as long as the
+#: rest of a step), so the code that opens a lane compares against these names.
 _CONTENT, _REASONING, _ARGS = State.CONTENT, State.REASONING, State.ARGS
 
 
@@ -108,6 +122,30 @@ def _in_vocabulary(ids: Sequence[int]) -> Sequence[int]:
     return ids
 
 
+class _Pieces:
+    """Decided text (content or reasoning) as pieces; every _COMPACT pieces are joined into one block, so a
+    long stream of small chunks holds a few large strings rather than millions of small ones."""
+
+    __slots__ = ("blocks", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.blocks: list[str] = []
+
+    def add(self, text: str) -> None:
+        pieces = self.pieces
+        pieces.append(text)
+        if len(pieces) >= _COMPACT:
+            self.compact()
+
+    def compact(self) -> None:
+        self.blocks.append("".join(self.pieces))
+        self.pieces.clear()
+
+    def text(self) -> str:
+        return "".join(self.blocks) + "".join(self.pieces)
+
+
 class StreamParser:
     """Incremental parser for one assistant turn of Kimi K2 output.
 
@@ -117,6 +155,39 @@ class StreamParser:
     ``tiktoken.model``, or a ``transformers`` tokenizer, for :meth:`feed_ids` (token ids with no text);
     without one, :meth:`feed_ids` decodes with the Kimi vocabulary that ships with the package.
     """
+
+    __slots__ = (
+        "_after_end",
+        "_after_end_offset",
+        "_call",
+        "_calls",
+        "_closed",
+        "_content",
+        "_content_visible",
+        "_content_ws",
+        "_detokenizer",
+        "_diagnostics",
+        "_events",
+        "_has_reasoning",
+        "_held",
+        "_hold",
+        "_ids_lane",
+        "_in_think",
+        "_message",
+        "_mode",
+        "_openai_count",
+        "_reasoning",
+        "_reasoning_sent",
+        "_received",
+        "_section",
+        "_section_text",
+        "_section_text_offset",
+        "_state",
+        "_stop_reason",
+        "_text_handlers",
+        "_text_lane",
+        "_tools",
+    )
 
     def __init__(
         self,
@@ -134,15 +205,13 @@ class StreamParser:
 
             self._detokenizer = detokenizer_for(tokenizer)
         self._state = State.REASONING if thinking else State.CONTENT
-        #: Decided text as pieces; every _COMPACT pieces are joined into one block, so a long stream of
-        #: small chunks holds a few large strings rather than millions of small ones.
-        self._content: list[str] = []
-        self._content_blocks: list[str] = []
-        self._reasoning_blocks: list[str] = []
+        self._content = _Pieces()
         #: The stream holds back content that is only whitespace so far (its OpenAI view would be None).
         self._content_visible = False
         self._content_ws: list[str] = []
-        self._reasoning: list[str] | None = [] if thinking else None
+        self._reasoning = _Pieces()
+        #: A reasoning block was seen: the message's reasoning is a str, not None.
+        self._has_reasoning = thinking
         self._reasoning_sent = False
         self._calls: list[ToolCall] = []
         self._diagnostics: list[Diagnostic] = []
@@ -162,6 +231,10 @@ class StreamParser:
         self._hold = ""
         self._received = 0
         self._mode = 0
+        #: The lane the next step may take in each mode (docs/format.md#fast-path); opened after each step
+        #: the table takes, closed by close().
+        self._text_lane = _NO_LANE
+        self._ids_lane = _NO_LANE
         self._closed = False
         self._stop_reason: str | None = None
         self._message: ParsedMessage | None = None
@@ -185,6 +258,55 @@ class StreamParser:
         only where its id is present, and marker-looking text produced by ordinary tokens is data
         (docs/format.md#rule-4).
         """
+        # The fast path (docs/format.md#fast-path): a step in an open lane that no marker can be in goes
+        # straight to the lane's field; every other step, and any misuse, goes to the table in _feed().
+        if token_ids is None:
+            lane = self._text_lane
+            if not (lane and type(text) is str and text and "<" not in text):
+                return self._feed(text, token_ids)
+            if "[" in text and lane != _VALUE_LANE:
+                return self._feed(text, token_ids)
+        else:
+            lane = self._ids_lane
+            if not (
+                lane
+                and type(token_ids) is list  # one ordinary id: the usual decode step
+                and len(token_ids) == 1
+                and type(token_ids[0]) is int
+                and -1 < token_ids[0] < FIRST_SPECIAL_ID
+                and type(text) is str
+                and text
+                and "<" not in text
+            ):
+                return self._feed(text, token_ids)
+        if lane == _VALUE_LANE:
+            call = self._call
+            assert call is not None
+            piece = call.args.feed_inside(text)
+            if piece is None:  # the value might end here: the table decides
+                return self._feed(text, token_ids)
+            self._received += len(text)
+            if piece and call.started:
+                call.streamed = True
+                return [arguments_delta(call.index, call.openai_index, piece)]
+            return []
+        self._received += len(text)
+        # What _Pieces.add does, written out: a call costs a tenth of a step.
+        if lane == _REASONING_LANE:
+            pieces = self._reasoning.pieces
+            pieces.append(text)
+            if len(pieces) >= _COMPACT:
+                self._reasoning.compact()
+            self._reasoning_sent = True
+            return [reasoning_delta(text)]
+        pieces = self._content.pieces
+        pieces.append(text)
+        if len(pieces) >= _COMPACT:
+            self._content.compact()
+        return [content_delta(text)]
+
+    def _feed(self, text: str, token_ids: Sequence[int] | None) -> list[Event]:
+        """A step through the state table, and the checks of feed()'s arguments."""
         if self._closed:
             raise ValueError("feed() after close(): create a new StreamParser for the next output")
         if not isinstance(text, str):
@@ -198,25 +320,15 @@ class StreamParser:
             if text:
                 if self._mode != _TEXT_MODE:
                     self._set_mode(_TEXT_MODE)
-                if not (FAST_PATH and self._fast_step(text)):
-                    self._feed_text(text)
+                self._feed_text(text)
+                self._text_lane = self._open_lane()
         else:
-            if (
-                type(token_ids) is list
-                and len(token_ids) == 1
-                and type(token_ids[0]) is int
-                and 0 <= token_ids[0] < FIRST_SPECIAL_ID
-            ):
-                ids: Sequence[int] = token_ids  # one ordinary id: the usual decode step
-                plain = True
-            else:
-                ids = _ids_list(token_ids)
-                plain = not ids or max(ids) < FIRST_SPECIAL_ID
+            ids = _ids_list(token_ids)
             if text or ids:
                 if self._mode != _TOKEN_MODE:
                     self._set_mode(_TOKEN_MODE)
-                if not (FAST_PATH and plain and self._fast_step(text)):
-                    self._feed_step(text, ids)
+                self._feed_step(text, ids)
+                self._ids_lane = self._open_lane()
         return events
 
     def feed_ids(self, token_ids: Sequence[int]) -> list[Event]:
@@ -247,6 +359,7 @@ class StreamParser:
                     run.append(t)
             if run:
                 self._token_text(self._detokenizer.decode(run))
+            self._ids_lane = self._open_lane()
         return events
 
     def close(self, *, stop_reason: str | int | None = None) -> list[Event]:
@@ -270,6 +383,7 @@ class StreamParser:
         for step in AT_END_OF_OUTPUT[self._state]:
             self._run(step, None, "", self._received)
         self._closed = True
+        self._text_lane = self._ids_lane = _NO_LANE
         self._stop_reason = reason
         return events
 
@@ -279,10 +393,8 @@ class StreamParser:
         if self._message is not None:
             return self._message
         msg = ParsedMessage.model_construct(
-            content="".join(self._content_blocks) + "".join(self._content),
-            reasoning=None
-            if self._reasoning is None
-            else "".join(self._reasoning_blocks) + "".join(self._reasoning),
+            content=self._content.text(),
+            reasoning=self._reasoning.text() if self._has_reasoning else None,
             tool_calls=tuple(self._calls),
             diagnostics=tuple(self._diagnostics),
             stop_reason=self._stop_reason,
@@ -314,40 +426,21 @@ class StreamParser:
                 )
             self._mode = mode
 
-    def _fast_step(self, text: str) -> bool:
-        """The common decode step in one call, beside the table (docs/format.md#fast-path).
-
-        Taken when nothing held waits for this text, no marker can begin in it (no ``<``; in text mode
-        outside argument values, no ``[`` either), and the state is visible content, reasoning, or a JSON
-        argument value that ``text`` cannot end. Then the general machine would pass the whole text to
-        one state's handler and return one delta; this does the same directly. Returns False, having
-        changed nothing, for every other step, which the general machine takes.
-        """
-        if self._hold or "<" in text:
-            return False
+    def _open_lane(self) -> int:
+        """The lane the next step may take, after a step the table took (docs/format.md#fast-path): visible
+        content, reasoning, or a call's JSON argument value; none while text is held back."""
+        if self._hold or not FAST_PATH:
+            return _NO_LANE
         state = self._state
         if state is _ARGS:
             call = self._call
             assert call is not None
-            piece = call.args.feed_inside(text)
-            if piece is None:
-                return False
-            self._received += len(text)
-            if piece and call.started:
-                call.streamed = True
-                self._events.append(ArgumentsDelta(call.index, call.openai_index, piece))
-            return True
-        if self._mode == _TEXT_MODE and "[" in text:
-            return False
-        if state is _CONTENT and self._content_visible:
-            self._received += len(text)
-            self._emit_content(text)
-            return True
+            return _VALUE_LANE if call.args.in_json_value else _NO_LANE
         if state is _REASONING:
-            self._received += len(text)
-            self._emit_reasoning(text)
-            return True
-        return False
+            return _REASONING_LANE
+        if state is _CONTENT and self._content_visible:
+            return _CONTENT_LANE
+        return _NO_LANE
 
     def _feed_text(self, chunk: str) -> None:
         hold = self._hold
@@ -511,11 +604,7 @@ class StreamParser:
     # --- Output --------------------------------------------------------------------------------------------
 
     def _emit_content(self, text: str) -> None:
-        content = self._content
-        content.append(text)
-        if len(content) >= _COMPACT:
-            self._content_blocks.append("".join(content))
-            content.clear()
+        self._content.add(text)
         if self._content_visible:
             self._events.append(ContentDelta(text))
         elif text.isspace():
@@ -528,20 +617,15 @@ class StreamParser:
             self._events.append(ContentDelta(text))
 
     def _emit_reasoning(self, text: str) -> None:
-        reasoning = self._reasoning
-        if reasoning is None:
-            reasoning = self._reasoning = []
-        reasoning.append(text)
-        if len(reasoning) >= _COMPACT:
-            self._reasoning_blocks.append("".join(reasoning))
-            reasoning.clear()
+        self._has_reasoning = True
+        self._reasoning.add(text)
         self._reasoning_sent = True
         self._events.append(ReasoningDelta(text))
 
     def _reasoning_known(self) -> None:
         """An empty reasoning block is ``""`` in the view, so the stream says so too (docs/format.md#rule-1):
         once the block is over, an empty delta goes out if no reasoning delta did."""
-        if self._reasoning is not None and not self._reasoning_sent:
+        if self._has_reasoning and not self._reasoning_sent:
             self._emit_reasoning("")
 
     def _free_text(self, text: str) -> None:
@@ -653,8 +737,7 @@ class StreamParser:
             self._held_is_reasoning(kind, literal, offset)
 
     def _open_reasoning(self, kind: Kind | None, literal: str, offset: int) -> None:
-        if self._reasoning is None:
-            self._reasoning = []
+        self._has_reasoning = True
         self._in_think = False
         self._state = State.REASONING
 
