@@ -234,6 +234,41 @@ def test_feed_after_close_and_mixed_modes() -> None:
         p.feed("c")
 
 
+@pytest.mark.parametrize(
+    ("start", "thinking"),
+    [
+        ("plain content ", False),  # content lane
+        ("", True),  # reasoning lane
+        (SB + CB + "functions.f:0" + AB + '{"a": "', False),  # argument value lane
+    ],
+)
+def test_misuse_is_caught_in_every_lane_of_the_fast_path(start: str, thinking: bool) -> None:
+    """A step the fast path would take still raises on misuse (docs/format.md#fast-path)."""
+    p = StreamParser(thinking=thinking)
+    p.feed(start + "x", [5, 6, 7] if start else [5])
+    assert p._ids_lane  # the lane is open: a plain step would go straight to its field
+    with pytest.raises(TypeError, match="takes the decoded text as str"):
+        p.feed(b"bytes", [5])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="found a bool"):
+        p.feed("y", [True])
+    with pytest.raises(TypeError, match="must hold ints, found float"):
+        p.feed("y", [5.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="outside the Kimi vocabulary"):
+        p.feed("y", [-1])
+    with pytest.raises(ValueError, match="token_ids on some calls and not others"):
+        p.feed("y")
+    assert p.feed("", [5]) == []  # a token that decodes to nothing yet (part of a UTF-8 character)
+    p.close()
+    with pytest.raises(ValueError, match=r"feed\(\) after close\(\)"):
+        p.feed("y", [5])
+    q = StreamParser(thinking=thinking)
+    q.feed(start + "x")
+    assert q._text_lane
+    assert q.feed("") == []
+    with pytest.raises(ValueError, match="token_ids on some calls and not others"):
+        q.feed("y", [5])
+
+
 def test_empty_feeds_are_harmless() -> None:
     p = StreamParser()
     assert p.feed("") == [] and p.feed("", []) == []

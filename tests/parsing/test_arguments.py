@@ -113,3 +113,19 @@ def test_unwrap_double_encoded_takes_one_level_of_objects_only() -> None:
     assert unwrap_double_encoded("[1]") is None
     assert unwrap_double_encoded('"{}"') is None
     assert unwrap_double_encoded({"a": 1}) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text("\\ab\n ", min_size=1, max_size=12), escape=st.booleans())
+def test_escapes_in_a_string_are_counted_as_the_scanner_reads_them(text: str, escape: bool) -> None:
+    """The fast path's shortcut inside a string (text with no quote) leaves the escape state where the
+    character-by-character scanner does (docs/format.md#fast-path)."""
+    counted, scanned = ArgumentScanner(), ArgumentScanner()
+    for scanner in (counted, scanned):
+        scanner.feed('{"k": "', 0, 1, 0)
+        scanner.feed('{"k": "', 1, 7, 0)
+        scanner.escape = escape
+    assert counted.in_json_value and counted.in_string
+    counted._escapes_in_string(text)
+    assert scanned._scan(text, 0, len(text)) == -1
+    assert (counted.escape, counted.in_string, counted.depth) == (scanned.escape, True, scanned.depth)
