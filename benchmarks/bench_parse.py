@@ -18,17 +18,25 @@ engine venv (``ci/engines/install.sh``), the engine's own ``kimi_k2`` parsers ar
 ``Parser.parse_delta`` per decode step (text and ids), SGLang's reasoning then function-call parser per
 chunk (text), as their servers call them.
 
-    python benchmarks/bench_parse.py [--quick] [--engine vllm=.venv-vllm/bin/python ...]
+With ``--instructions``, the floor and ours are counted instead of timed, on the same ~30,000-token
+stream: CPU instructions per token from ``valgrind --tool=callgrind``, which a loaded machine leaves stable
+(each loop run once and three times in a fresh interpreter; the difference over two streams' tokens, so
+start-up and tokenizing cancel out).
+
+    python benchmarks/bench_parse.py [--quick] [--engine vllm=.venv-vllm/bin/python ...] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -232,6 +240,52 @@ def engine_only(engine: str, repeat: int) -> int:
     return 0
 
 
+#: The loops --instructions counts, by name: (label, the loop over the steps).
+COUNTED: dict[str, tuple[str, Callable[[list[tuple[str, list[int]]]], Callable[[], Any]]]] = {
+    "floor": ("floor", stream_floor),
+    "text": ("ours, text", stream_text),
+    "ids": ("ours, text+ids", stream_ids),
+}
+
+
+def count_only(loop: str, runs: int) -> int:
+    """Run under callgrind: build the ~30,000-token stream, then run one loop ``runs`` times."""
+    vocab = KimiVocabulary.from_file(VOCAB_FILE)
+    _, steps = output_of_tokens(text_pool(), vocab, 30000)
+    run = COUNTED[loop][1](steps)
+    for _ in range(runs):
+        run()
+    print(sum(max(1, len(ids)) for _, ids in steps))
+    return 0
+
+
+def instructions(loop: str) -> tuple[int, float]:
+    """(tokens, instructions per token) of one loop: callgrind's count of 3 runs less that of 1, over 2."""
+    counts = []
+    for runs in (1, 3):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable]
+            cmd += [__file__, "--count-only", loop, "--repeat", str(runs)]
+            env = {**os.environ, "PYTHONHASHSEED": "0"}
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        counts.append(int(done.stderr.rsplit("Collected :", 1)[1].split()[0]))
+    tokens = int(done.stdout.split()[-1])
+    return tokens, (counts[1] - counts[0]) / (2 * tokens)
+
+
+def instructions_table() -> None:
+    rows = [["loop", "tokens", "instructions/token", "vs floor"]]
+    floor = 0.0
+    for loop, (label, _) in COUNTED.items():
+        sys.stderr.write(f"callgrind: {label}...\n")
+        tokens, per_token = instructions(loop)
+        floor = floor or per_token
+        rows.append([label, str(tokens), f"{per_token:,.0f}", f"{per_token / floor:.2f}x"])
+    print("CPU instructions per token (valgrind --tool=callgrind), one token per feed()")
+    print(table(rows))
+    print()
+
+
 def engines_table(engines: list[str], repeat: int) -> None:
     rows = [
         [
@@ -339,12 +393,23 @@ def main() -> int:
         metavar="NAME=PYTHON",
         help="time vllm or sglang's kimi_k2 parser with that engine venv's interpreter",
     )
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count CPU instructions per token, floor and ours, under valgrind (needs valgrind)",
+    )
     ap.add_argument("--engine-only", choices=["vllm", "sglang"], help=argparse.SUPPRESS)
+    ap.add_argument("--count-only", choices=list(COUNTED), help=argparse.SUPPRESS)
     ap.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     repeat = args.repeat or (2 if args.quick else 7)
     if args.engine_only:
         return engine_only(args.engine_only, repeat)
+    if args.count_only:
+        return count_only(args.count_only, args.repeat)
+    if args.instructions and shutil.which("valgrind") is None:
+        print("bench_parse.py: --instructions needs valgrind on PATH (apt-get install valgrind)")
+        return 2
     vocab_file = VOCAB_FILE
     vocab = None
     try:
@@ -407,6 +472,8 @@ def main() -> int:
     )
     if args.engine:
         engines_table(args.engine, repeat)
+    if args.instructions:
+        instructions_table()
 
     sys.stderr.write("stress...\n")
     small, large = stress(2_000), stress(50_000 if args.quick else 200_000)
