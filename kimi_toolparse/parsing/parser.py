@@ -291,7 +291,7 @@ class StreamParser:
                 return [arguments_delta(call.index, call.openai_index, piece)]
             return []
         self._received += len(text)
-        # What _Pieces.add does, written out: a call costs a tenth of a step.
+        # What _Pieces.add does, written out: the method call would cost about 5% of the step.
         if lane == _REASONING_LANE:
             pieces = self._reasoning.pieces
             pieces.append(text)
